@@ -1,0 +1,14 @@
+"""genaug: generative models for data augmentation, the helper package of a runnable course.
+
+Modules, in the order the course meets them: ``config`` (quick vs full mode), ``device``,
+``data``, ``augment``, ``models``, ``train``, ``checkpoint``, ``plots``, ``synthetic``,
+``metrics``, ``experiment``, ``checks``. Import what you use from its module, e.g.
+``from genaug.data import load_dataset``.
+"""
+
+__version__ = "0.1.0"
+
+from genaug.config import pick  # noqa: E402  (the two names every notebook uses)
+from genaug.session import setup  # noqa: E402
+
+__all__ = ["__version__", "pick", "setup"]

@@ -1,0 +1,76 @@
+"""Where tensors live and how randomness is controlled: the only module that chooses a device."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+
+import numpy as np
+import torch
+
+DEVICE_ENV = "GENAUG_DEVICE"
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """Pick the fastest available device: CUDA, then Apple MPS, then the CPU.
+
+    ``prefer`` (or the ``GENAUG_DEVICE`` variable) overrides the choice, e.g. ``"cpu"`` to
+    compare speeds; asking for a device this machine lacks is an error, not a silent fallback.
+    """
+    choice = prefer or os.environ.get(DEVICE_ENV)
+    if choice:
+        device = torch.device(choice)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(
+                f"Device {choice!r} was asked for, but PyTorch sees no CUDA GPU here. "
+                f"Use 'cpu', unset {DEVICE_ENV}, or on Colab pick Runtime > Change runtime type > GPU."
+            )
+        if device.type == "mps" and not _mps_available():
+            raise RuntimeError(f"Device {choice!r} was asked for, but Apple MPS is not available.")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    return hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
+
+
+def describe(device: torch.device) -> str:
+    """A one-line human description of a device, e.g. ``cuda (NVIDIA H100 80GB HBM3)``."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return device.type
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (every device) so a run can be repeated number for number."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds CUDA and MPS
+
+
+def make_generator(seed: int) -> torch.Generator:
+    """A CPU random generator for one purpose (batch order, augmentation, noise).
+
+    Draws are made on the CPU and moved to the device, so the same seed gives the same
+    numbers on a laptop and on a GPU, and two purposes never disturb each other's stream.
+    """
+    return torch.Generator().manual_seed(seed)
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """Mixed precision where it is safe and free: bfloat16 on CUDA GPUs that support it.
+
+    bfloat16 keeps float32's range, so no loss scaling is needed; on CPU, MPS and older GPUs
+    this is a no-op and everything stays float32.
+    """
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
