@@ -1,0 +1,346 @@
+"""Datasets as tensors: load them once, keep them on the device, and batch them without Python loops.
+
+Three datasets, all 1-channel images as float tensors in [0, 1] of shape (N, 1, H, W):
+``fashion_mnist`` (the course's main dataset, 28x28), ``mnist`` (28x28) and ``digits``
+(scikit-learn's bundled 8x8 handwritten digits: always available, no download, the fastest).
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from genaug.device import make_generator
+
+FASHION_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+DIGIT_CLASSES = tuple(str(i) for i in range(10))
+DATASETS = ("fashion_mnist", "mnist", "digits")
+
+DATA_ENV = "GENAUG_DATA"  # torchvision's root folder for downloads and lookups
+DOWNLOAD_ENV = "GENAUG_DOWNLOAD"  # "1" allows torchvision to download, "0" forbids it
+DEBIAN_DIRS = {"fashion_mnist": Path("/usr/share/datasets/fashion-mnist")}
+TORCHVISION_NAMES = {"fashion_mnist": "FashionMNIST", "mnist": "MNIST"}
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+DIGITS_TEST_FRACTION = 0.2  # scikit-learn's digits has no official test split; we hold out 20%
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """The dataset's files are in none of the places looked at (the message lists them)."""
+
+
+@dataclass(frozen=True)
+class ImageDataset:
+    """Images and labels kept together, with the class names that make plots readable."""
+
+    images: torch.Tensor  # (N, 1, H, W) float32 in [0, 1]
+    labels: torch.Tensor  # (N,) int64 in [0, n_classes)
+    classes: tuple[str, ...]
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.images.ndim != 4 or self.images.shape[1] != 1:
+            raise ValueError(
+                f"images must have shape (N, 1, H, W), got {tuple(self.images.shape)}; "
+                "add the channel axis with images.unsqueeze(1)."
+            )
+        if self.labels.shape != (self.images.shape[0],):
+            raise ValueError(
+                f"labels must have shape ({self.images.shape[0]},) to match the images, "
+                f"got {tuple(self.labels.shape)}."
+            )
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def image_size(self) -> int:
+        return self.images.shape[-1]
+
+    @property
+    def device(self) -> torch.device:
+        return self.images.device
+
+    def to(self, device: torch.device | str) -> ImageDataset:
+        """The same dataset on another device (a no-op when it is already there)."""
+        return ImageDataset(self.images.to(device), self.labels.to(device), self.classes, self.name)
+
+    def subset(self, index: torch.Tensor) -> ImageDataset:
+        """The images at ``index`` (a tensor of positions), as a new dataset."""
+        index = index.to(self.images.device)
+        return ImageDataset(self.images[index], self.labels[index], self.classes, self.name)
+
+    def class_counts(self) -> torch.Tensor:
+        """How many images each class has, shape (n_classes,)."""
+        return torch.bincount(self.labels, minlength=self.n_classes)
+
+
+def load_dataset(
+    name: str,
+    split: str = "train",
+    root: str | Path | None = None,
+    download: bool | None = None,
+    device: torch.device | str | None = None,
+) -> ImageDataset:
+    """Load a dataset split as tensors, from disk only unless a download is allowed.
+
+    For Fashion-MNIST and MNIST the IDX files are looked for, in order, in ``root``, in
+    torchvision's root folder (``GENAUG_DATA``, default ``~/.cache/genaug/data``) and in Debian's
+    ``/usr/share/datasets/fashion-mnist``; only then, if ``download`` is true (default: only on
+    Colab or with ``GENAUG_DOWNLOAD=1``), torchvision downloads them.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"Unknown dataset {name!r}; choose one of {', '.join(DATASETS)}.")
+    if split not in IDX_FILES:
+        raise ValueError(f"Unknown split {split!r}; choose 'train' or 'test'.")
+    if name == "digits":
+        images, labels = _digits_arrays(split)
+        classes = DIGIT_CLASSES
+    else:
+        images, labels = _idx_arrays(name, split, _find_idx_folder(name, split, root, download))
+        classes = FASHION_CLASSES if name == "fashion_mnist" else DIGIT_CLASSES
+    dataset = ImageDataset(
+        torch.from_numpy(images).float().div_(255.0).unsqueeze(1),  # (N, 1, H, W)
+        torch.from_numpy(labels).long(),
+        classes,
+        name,
+    )
+    return dataset.to(device) if device is not None else dataset
+
+
+def find_dataset(name: str, root: str | Path | None = None) -> Path | None:
+    """The folder that holds ``name``'s IDX files, or None: what ``genaug doctor`` reports."""
+    if name == "digits":
+        return Path("scikit-learn")
+    return next((d for d in _candidate_dirs(name, root) if _has_idx(d, "train")), None)
+
+
+def default_dataset() -> str:
+    """Fashion-MNIST where its files are found, else the always-available digits."""
+    return "fashion_mnist" if find_dataset("fashion_mnist") is not None else "digits"
+
+
+def torchvision_root() -> Path:
+    return Path(os.environ.get(DATA_ENV) or Path.home() / ".cache" / "genaug" / "data")
+
+
+def _candidate_dirs(name: str, root: str | Path | None) -> list[Path]:
+    """Every folder that may hold the IDX files, in lookup order."""
+    bases = [Path(root).expanduser()] if root is not None else []
+    bases.append(torchvision_root())
+    if name in DEBIAN_DIRS:
+        bases.append(DEBIAN_DIRS[name])
+    folder = TORCHVISION_NAMES[name]
+    return [d for b in bases for d in (b, b / folder / "raw", b / "raw")]
+
+
+def _has_idx(folder: Path, split: str) -> bool:
+    return all(_idx_path(folder, stem) is not None for stem in IDX_FILES[split])
+
+
+def _idx_path(folder: Path, stem: str) -> Path | None:
+    for candidate in (folder / stem, folder / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _download_allowed(download: bool | None) -> bool:
+    if download is not None:
+        return download
+    env = os.environ.get(DOWNLOAD_ENV)
+    if env is not None:
+        return env.strip() == "1"
+    return "google.colab" in sys.modules  # online notebooks download by default
+
+
+def _find_idx_folder(name: str, split: str, root, download: bool | None) -> Path:
+    candidates = _candidate_dirs(name, root)
+    for folder in candidates:
+        if _has_idx(folder, split):
+            return folder
+    if _download_allowed(download):
+        import torchvision  # imported here: only a download needs it
+
+        dataset_cls = getattr(torchvision.datasets, TORCHVISION_NAMES[name])
+        dataset_cls(str(torchvision_root()), train=split == "train", download=True)
+        return torchvision_root() / TORCHVISION_NAMES[name] / "raw"
+    looked = "\n".join(f"  - {d}" for d in dict.fromkeys(c for c in candidates if c.name != "raw"))
+    debian = (
+        "  2. Debian/Ubuntu, offline: sudo apt-get install dataset-fashion-mnist\n"
+        if name in DEBIAN_DIRS else ""
+    )
+    raise DatasetNotFoundError(
+        f"{name} ({split} split) was not found. Looked for its IDX files in:\n{looked}\n"
+        "Ways to get it:\n"
+        f"  1. Online: load_dataset({name!r}, download=True), or set {DOWNLOAD_ENV}=1.\n"
+        f"{debian}"
+        "  3. Copy the four IDX files (train-images-idx3-ubyte.gz, ...) into a folder and pass\n"
+        "     root='that/folder' (or set GENAUG_DATA to it).\n"
+        "Or use load_dataset('digits'): it ships with scikit-learn and needs no download."
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _idx_arrays(name: str, split: str, folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read and cache one split's IDX files as uint8 images (N, H, W) and labels (N,)."""
+    image_stem, label_stem = IDX_FILES[split]
+    images = _read_idx(_idx_path(folder, image_stem))
+    labels = _read_idx(_idx_path(folder, label_stem))
+    if images.ndim != 3 or labels.shape != (images.shape[0],):
+        raise ValueError(
+            f"The IDX files in {folder} do not fit together (images {images.shape}, labels "
+            f"{labels.shape}); replace them with a fresh copy of {name}."
+        )
+    return images, labels
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """Parse an IDX file (the MNIST family's format): a 4-byte magic, the sizes, then bytes."""
+    with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise ValueError(f"{path} is not an unsigned-byte IDX file; download it again.")
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    offset = 4 + 4 * ndim
+    if len(data) - offset != int(np.prod(shape)):
+        raise ValueError(f"{path} is truncated or corrupt ({len(data)} bytes); download it again.")
+    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(shape).copy()  # writable
+
+
+@functools.lru_cache(maxsize=2)
+def _digits_arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits as uint8 images, split 80/20 per class with a fixed seed."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)  # 0..16 -> 0..255
+    labels = bunch.target.astype(np.int64)
+    test = torch.zeros(len(labels), dtype=torch.bool)
+    generator = make_generator(0)
+    for c in range(10):
+        members = torch.from_numpy(np.flatnonzero(labels == c))
+        n_test = round(len(members) * DIGITS_TEST_FRACTION)
+        test[members[torch.randperm(len(members), generator=generator)[:n_test]]] = True
+    keep = test.numpy() if split == "test" else ~test.numpy()
+    return images[keep], labels[keep]
+
+
+def stratified_indices(
+    labels: torch.Tensor, per_class: int, seed: int, exclude: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Positions of ``per_class`` randomly chosen examples of every class, the same for a seed.
+
+    Each class is shuffled once per seed and its first ``per_class`` members are taken, so a
+    smaller budget is always contained in a larger one for the same seed. ``exclude`` holds
+    positions that may not be chosen (a validation set, say).
+    """
+    labels = labels.cpu()
+    allowed = torch.ones(len(labels), dtype=torch.bool)
+    if exclude is not None:
+        allowed[exclude.cpu()] = False
+    generator = make_generator(seed)
+    chosen = []
+    for c in range(int(labels.max()) + 1):
+        members = torch.nonzero((labels == c) & allowed).flatten()
+        if per_class > len(members):
+            raise ValueError(
+                f"Asked for {per_class} images of class {c}, but only {len(members)} are "
+                "available; lower per_class (or the size of the excluded set)."
+            )
+        chosen.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
+    return torch.cat(chosen).sort().values
+
+
+def stratified_subset(dataset: ImageDataset, per_class: int, seed: int = 0) -> ImageDataset:
+    """A labelled budget: ``per_class`` images of every class, chosen reproducibly by ``seed``."""
+    return dataset.subset(stratified_indices(dataset.labels, per_class, seed))
+
+
+def imbalanced_subset(
+    dataset: ImageDataset, minority: Sequence[int], fraction: float, seed: int = 0
+) -> ImageDataset:
+    """Keep every class whole except the ``minority`` ones, cut to ``fraction`` of their images."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}.")
+    bad = [c for c in minority if not 0 <= c < dataset.n_classes]
+    if bad:
+        raise ValueError(f"Classes {bad} do not exist; use ids in 0..{dataset.n_classes - 1}.")
+    labels = dataset.labels.cpu()
+    generator = make_generator(seed)
+    keep = torch.ones(len(labels), dtype=torch.bool)
+    for c in minority:
+        members = torch.nonzero(labels == c).flatten()
+        n_keep = max(1, round(len(members) * fraction))
+        dropped = members[torch.randperm(len(members), generator=generator)[n_keep:]]
+        keep[dropped] = False
+    return dataset.subset(torch.nonzero(keep).flatten())
+
+
+class DeviceLoader:
+    """Shuffled mini-batches of tensors that already live on the device.
+
+    A batch is one indexing operation, ``tensor[idx]`` with ``idx`` from ``randperm``: no
+    per-sample Python, no worker processes, no copies from the CPU. It is what makes small
+    models fast on a GPU, where a classic ``DataLoader`` would leave it waiting.
+    """
+
+    def __init__(
+        self,
+        *tensors: torch.Tensor,
+        batch_size: int,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        seed: int = 0,
+    ) -> None:
+        if not tensors:
+            raise ValueError("DeviceLoader needs at least one tensor, e.g. DeviceLoader(x, y, ...).")
+        n = tensors[0].shape[0]
+        if any(t.shape[0] != n for t in tensors):
+            raise ValueError(f"All tensors need the same length, got {[t.shape[0] for t in tensors]}.")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+        if n == 0 or (drop_last and batch_size > n):
+            raise ValueError(
+                f"{n} examples cannot fill a batch of {batch_size} with drop_last=True; "
+                "lower the batch size."
+            )
+        self.tensors, self.batch_size = tensors, batch_size
+        self.shuffle, self.drop_last = shuffle, drop_last
+        self.generator = make_generator(seed)
+
+    def __len__(self) -> int:
+        n = self.tensors[0].shape[0]
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        """One epoch: every example exactly once (minus a short last batch with drop_last)."""
+        n, device = self.tensors[0].shape[0], self.tensors[0].device
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        order = order.to(device)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            idx = order[start: start + self.batch_size]
+            yield tuple(t[idx] for t in self.tensors)
+
+    def forever(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        """Batches epoch after epoch, for loops that count steps rather than epochs."""
+        while True:
+            yield from self
