@@ -1,0 +1,102 @@
+"""Classical augmentation done on the device, a whole batch at once.
+
+Every image gets its own random parameters, yet there is no Python loop over images: the
+parameters are tensors of shape (N,), turned into sampling grids, masks and ``torch.where``.
+All functions are pure: a batch in [0, 1] and a ``torch.Generator`` in, a new batch out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """How strong each classical augmentation is; the defaults suit 28x28 clothing images."""
+
+    degrees: float = 10.0  # rotation drawn from [-degrees, degrees]
+    translate: float = 0.1  # shift drawn from [-translate, translate] of the image side, per axis
+    scale: tuple[float, float] = (0.9, 1.1)  # zoom factor range
+    hflip: bool = True  # mirror half the images: fine for clothes, wrong for digits
+    erase_p: float = 0.5  # chance that an image gets one rectangle blanked out
+    erase_area: tuple[float, float] = (0.02, 0.15)  # that rectangle's share of the image
+
+
+def config_for(dataset_name: str) -> AugmentConfig:
+    """The course's augmentation for a dataset: no flips for digits (a mirrored 3 is no 3)."""
+    return AugmentConfig(hflip=dataset_name == "fashion_mnist")
+
+
+def _uniform(n: int, generator: torch.Generator, device: torch.device, low=0.0, high=1.0):
+    """n uniform draws from ``generator`` (on its own device), moved to ``device``."""
+    u = torch.rand(n, generator=generator, device=generator.device).to(device)
+    return low + (high - low) * u
+
+
+def random_affine(
+    x: torch.Tensor,
+    generator: torch.Generator,
+    degrees: float = 10.0,
+    translate: float = 0.1,
+    scale: tuple[float, float] = (0.9, 1.1),
+) -> torch.Tensor:
+    """Rotate, shift and zoom every image by its own random amount; empty borders become 0."""
+    n, device = x.shape[0], x.device
+    angle = _uniform(n, generator, device, -degrees, degrees) * (math.pi / 180.0)
+    zoom = _uniform(n, generator, device, *scale)
+    # affine_grid works in coordinates from -1 to 1, so a shift of f image sides is 2f.
+    shift = _uniform(2 * n, generator, device, -2 * translate, 2 * translate).view(n, 2)
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom  # output -> input mapping
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )  # (N, 2, 3)
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
+
+
+def random_hflip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
+    """Mirror each image left-right with probability ``p``."""
+    flip = _uniform(x.shape[0], generator, x.device) < p
+    return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+
+
+def random_erasing(
+    x: torch.Tensor,
+    generator: torch.Generator,
+    p: float = 0.5,
+    area: tuple[float, float] = (0.02, 0.15),
+) -> torch.Tensor:
+    """Blank out (set to 0) one random rectangle in each image with probability ``p``."""
+    n, _, h, w = x.shape
+    device = x.device
+    share = _uniform(n, generator, device, *area)
+    aspect = torch.exp(_uniform(n, generator, device, math.log(0.5), math.log(2.0)))
+    eh = (torch.sqrt(share * aspect) * h).clamp(1, h)  # rectangle height in pixels
+    ew = (torch.sqrt(share / aspect) * w).clamp(1, w)
+    top = _uniform(n, generator, device) * (h - eh)
+    left = _uniform(n, generator, device) * (w - ew)
+    rows = torch.arange(h, device=device).view(1, h, 1)
+    cols = torch.arange(w, device=device).view(1, 1, w)
+    inside = (
+        (rows >= top.view(n, 1, 1)) & (rows < (top + eh).view(n, 1, 1))
+        & (cols >= left.view(n, 1, 1)) & (cols < (left + ew).view(n, 1, 1))
+    )  # (N, H, W)
+    erase = inside & (_uniform(n, generator, device) < p).view(n, 1, 1)
+    return x.masked_fill(erase.unsqueeze(1), 0.0)
+
+
+def augment(
+    x: torch.Tensor, generator: torch.Generator, config: AugmentConfig = AugmentConfig()
+) -> torch.Tensor:
+    """The full classical pipeline: affine, then flip (if on), then erasing; output in [0, 1]."""
+    if x.ndim != 4:
+        raise ValueError(f"augment expects a batch of shape (N, C, H, W), got {tuple(x.shape)}.")
+    x = random_affine(x, generator, config.degrees, config.translate, config.scale)
+    if config.hflip:
+        x = random_hflip(x, generator)
+    x = random_erasing(x, generator, config.erase_p, config.erase_area)
+    return x.clamp_(0.0, 1.0)
