@@ -1,0 +1,185 @@
+"""Generative adversarial networks: a fully connected GAN, DCGAN, and their conditional forms.
+
+A generator G turns noise z into images; a discriminator D scores images as real or fake.
+D is trained to tell them apart, G to fool D (Goodfellow et al., 2014). ``arch="mlp"`` is the
+first GAN of notebook 04; ``arch="dcgan"`` uses transposed convolutions with batch norm in G
+and strided convolutions with leaky ReLU in D (Radford et al., 2016). With ``n_classes > 0``
+G is also given the label, and D scores (image, label) pairs with a projection term
+(Miyato & Koyama, 2018). Images are in [0, 1] at both ends; D rescales them to [-1, 1].
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
+
+from genaug.models._checks import check_images, check_labels, check_size
+
+ARCHS = ("mlp", "dcgan")
+LOSSES = ("bce", "hinge")
+
+
+@dataclass
+class GANConfig:
+    arch: str = "dcgan"  # "mlp" or "dcgan"
+    image_size: int = 28  # a multiple of 4 (8 for digits)
+    channels: int = 1
+    latent_dim: int = 64  # size of the noise vector z
+    n_classes: int = 0  # > 0 makes it a conditional GAN
+    width: int = 64  # feature maps of G's last / D's first convolution (mlp: hidden = 4 * width)
+    spectral_norm: bool = False  # bound D's Lipschitz constant: steadier, slower-to-win D
+    loss: str = "bce"  # "bce": non-saturating GAN loss; "hinge": the hinge loss of SN-GAN
+    label_smoothing: float = 0.0  # train D towards 1 - smoothing on real images (bce only)
+    ema_decay: float = 0.0  # > 0 keeps an exponential moving average of G for sampling
+
+
+class Generator(nn.Module):
+    """Noise (and label) to images in [0, 1]."""
+
+    def __init__(self, config: GANConfig) -> None:
+        super().__init__()
+        self.config = config
+        c, w, s, k = config.channels, config.width, config.image_size, config.n_classes
+        d_in = config.latent_dim + k  # a conditional G reads the one-hot label beside z
+        if config.arch == "mlp":
+            self.net = nn.Sequential(
+                nn.Linear(d_in, 4 * w), nn.LeakyReLU(0.2),
+                nn.Linear(4 * w, 8 * w), nn.LeakyReLU(0.2),
+                nn.Linear(8 * w, c * s * s),
+                nn.Unflatten(1, (c, s, s)),  # (B, C*S*S) -> (B, C, S, S)
+            )
+        else:
+            self.net = nn.Sequential(
+                nn.Linear(d_in, 2 * w * (s // 4) ** 2, bias=False),
+                nn.Unflatten(1, (2 * w, s // 4, s // 4)),  # (B, 2w, s/4, s/4)
+                nn.BatchNorm2d(2 * w), nn.ReLU(),
+                nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1, bias=False),  # (B, w, s/2, s/2)
+                nn.BatchNorm2d(w), nn.ReLU(),
+                nn.ConvTranspose2d(w, c, 4, stride=2, padding=1),  # (B, c, s, s) logits
+            )
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if labels is not None:
+            z = torch.cat([z, F.one_hot(labels, self.config.n_classes).to(z.dtype)], dim=1)
+        return torch.sigmoid(self.net(z))
+
+
+class Discriminator(nn.Module):
+    """Images (and labels) to one real-vs-fake logit each."""
+
+    def __init__(self, config: GANConfig) -> None:
+        super().__init__()
+        self.config = config
+        c, w, s, k = config.channels, config.width, config.image_size, config.n_classes
+        sn = _spectral_norm if config.spectral_norm else (lambda layer: layer)
+        if config.arch == "mlp":
+            n_features = 2 * w
+            self.features = nn.Sequential(
+                nn.Flatten(),
+                sn(nn.Linear(c * s * s, 4 * w)), nn.LeakyReLU(0.2),
+                sn(nn.Linear(4 * w, n_features)), nn.LeakyReLU(0.2),
+            )
+        else:
+            n_features = 2 * w * (s // 4) ** 2
+            self.features = nn.Sequential(
+                sn(nn.Conv2d(c, w, 4, stride=2, padding=1)), nn.LeakyReLU(0.2),  # (B, w, s/2, s/2)
+                sn(nn.Conv2d(w, 2 * w, 4, stride=2, padding=1)), nn.LeakyReLU(0.2),  # (B, 2w, s/4, s/4)
+                nn.Flatten(),
+            )
+        self.out = sn(nn.Linear(n_features, 1))
+        # Projection: the label's embedding, dotted with the features, adds "is this x a
+        # plausible member of class y?" to D's score.
+        self.embed = sn(nn.Embedding(k, n_features)) if k > 0 else None
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x * 2 - 1)  # [0, 1] -> [-1, 1]
+        logits = self.out(h).squeeze(1)  # (B,)
+        if self.embed is not None and labels is not None:
+            logits = logits + (self.embed(labels) * h).sum(dim=1)
+        return logits
+
+
+def discriminator_loss(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str = "bce", smoothing: float = 0.0
+) -> torch.Tensor:
+    """D's loss: call real images real and generated ones fake."""
+    real_logits, fake_logits = real_logits.float(), fake_logits.float()
+    if kind == "hinge":
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+    real_target = torch.full_like(real_logits, 1.0 - smoothing)
+    return (F.binary_cross_entropy_with_logits(real_logits, real_target)
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+
+
+def generator_loss(fake_logits: torch.Tensor, kind: str = "bce") -> torch.Tensor:
+    """G's loss: have D call its images real (the non-saturating form: -log D(G(z)))."""
+    fake_logits = fake_logits.float()
+    if kind == "hinge":
+        return -fake_logits.mean()
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+class GAN(nn.Module):
+    """A generator, a discriminator, and optionally the generator's moving average (EMA)."""
+
+    def __init__(self, config: GANConfig = GANConfig()) -> None:
+        super().__init__()
+        if config.arch not in ARCHS or config.loss not in LOSSES:
+            raise ValueError(f"arch must be one of {ARCHS} and loss one of {LOSSES}, got "
+                             f"arch={config.arch!r}, loss={config.loss!r}.")
+        if not 0.0 <= config.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {config.ema_decay}.")
+        check_size(config.image_size, "GAN")
+        self.config = config
+        self.generator = Generator(config)
+        self.discriminator = Discriminator(config)
+        self.generator_ema = None
+        if config.ema_decay > 0:
+            self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+
+    def noise(self, n: int, generator: torch.Generator | None = None,
+              truncation: float | None = None) -> torch.Tensor:
+        """z ~ N(0, I), shape (n, latent_dim); with ``truncation`` t, every |z_i| <= t.
+
+        Truncation redraws the rare large values: samples get more typical (fidelity) and
+        less varied (diversity).
+        """
+        z = torch.randn(n, self.config.latent_dim, generator=generator)
+        if truncation is not None:
+            if truncation <= 0:
+                raise ValueError(f"truncation must be positive, got {truncation}.")
+            while (outside := z.abs() > truncation).any():
+                z[outside] = torch.randn(int(outside.sum()), generator=generator)
+        return z.to(next(self.parameters()).device)
+
+    def labels(self, labels, n: int) -> torch.Tensor | None:
+        """Checked labels for a batch of n (None for an unconditional GAN)."""
+        device = next(self.parameters()).device
+        return check_labels(labels, self.config.n_classes, n, device, "GAN")
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """ema <- decay * ema + (1 - decay) * G for weights; batch-norm statistics copied."""
+        if self.generator_ema is None:
+            return
+        for ema, live in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            ema.lerp_(live, 1.0 - self.config.ema_decay)
+        for ema, live in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            ema.copy_(live)
+
+    @torch.no_grad()
+    def sample(self, n: int, labels=None, generator: torch.Generator | None = None,
+               truncation: float | None = None) -> torch.Tensor:
+        """n images in [0, 1] from the EMA generator if there is one, else from G."""
+        g = self.generator_ema if self.generator_ema is not None else self.generator
+        labels = self.labels(labels, n)
+        was_training = g.training
+        g.eval()  # batch norm uses its running statistics, so a sample does not depend on n
+        images = g(self.noise(n, generator, truncation), labels)
+        g.train(was_training)
+        return images
