@@ -1,0 +1,139 @@
+"""Judging generated images with numbers rather than eyes.
+
+There are no downloadable Inception weights here, so the features come from a classifier
+trained on the real training set of the same dataset (:func:`reference_classifier`). On those
+features: the Frechet distance (how far the two feature distributions are), precision and
+recall (fidelity and diversity, apart), class accuracy (does a sample look like its label?),
+train-on-synthetic-test-on-real accuracy, and nearest training neighbours (memorisation).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from genaug.augment import config_for
+from genaug.checkpoint import cached
+from genaug.config import pick
+from genaug.data import ImageDataset, load_dataset
+from genaug.device import get_device
+from genaug.models.classifier import ClassifierConfig, SmallCNN
+from genaug.train import fit_classifier, predict
+
+
+def reference_classifier(dataset: str, device: torch.device | None = None) -> SmallCNN:
+    """A classifier trained on the whole real training set: the judge of generated images.
+
+    It is trained once and cached (see :func:`genaug.checkpoint.cached`); every later notebook
+    that asks for the same dataset gets the same model back in seconds.
+    """
+    device = device or get_device()
+    train = load_dataset(dataset, "train", device=device)
+    steps = pick(full=4000, quick=300)
+    model = SmallCNN(ClassifierConfig(n_classes=train.n_classes, width=pick(32, 16))).to(device)
+    cached(f"reference-classifier-{dataset}-{steps}", model,
+           lambda m: fit_classifier(m, train, steps, batch_size=256, augment=config_for(dataset),
+                                    seed=1234, desc="reference classifier"))
+    return model.eval()
+
+
+@torch.no_grad()
+def extract_features(classifier: SmallCNN, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """The classifier's penultimate features (N, F) for images in [0, 1]."""
+    was_training = classifier.training
+    classifier.eval()
+    device = next(classifier.parameters()).device
+    feats = [classifier.features(images[i: i + batch_size].to(device)).float()
+             for i in range(0, images.shape[0], batch_size)]
+    classifier.train(was_training)
+    return torch.cat(feats)
+
+
+def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
+    """Frechet distance between Gaussians fitted to two feature sets (N, F) and (M, F).
+
+    ||mu_r - mu_f||^2 + tr(C_r + C_f - 2 (C_r C_f)^(1/2)), as in FID (Heusel et al., 2017).
+    The matrix square root's trace is computed as the sum of square roots of the eigenvalues
+    of C_r^(1/2) C_f C_r^(1/2), a symmetric matrix, which is stable in float64.
+    """
+    _check_features(real, fake)
+    real, fake = real.double(), fake.double()
+    mu_r, mu_f = real.mean(0), fake.mean(0)
+    cov_r, cov_f = torch.cov(real.T), torch.cov(fake.T)
+    vals, vecs = torch.linalg.eigh(cov_r)
+    root_r = vecs @ torch.diag(vals.clamp(min=0).sqrt()) @ vecs.T
+    trace_sqrt = torch.linalg.eigvalsh(root_r @ cov_f @ root_r).clamp(min=0).sqrt().sum()
+    value = (mu_r - mu_f).pow(2).sum() + cov_r.trace() + cov_f.trace() - 2 * trace_sqrt
+    return float(value.clamp(min=0))
+
+
+def _check_features(a: torch.Tensor, b: torch.Tensor) -> None:
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"Expected two feature sets (N, F) and (M, F), got {tuple(a.shape)} "
+                         f"and {tuple(b.shape)}; pass features, not images.")
+    if min(a.shape[0], b.shape[0]) < 2:
+        raise ValueError("Each feature set needs at least 2 rows to estimate a covariance.")
+
+
+def _kth_neighbour_radius(x: torch.Tensor, k: int, chunk: int = 2048) -> torch.Tensor:
+    """Distance from each row of x to its k-th nearest other row (the row itself excluded)."""
+    return torch.cat([torch.cdist(x[i: i + chunk], x).topk(k + 1, largest=False).values[:, -1]
+                      for i in range(0, x.shape[0], chunk)])
+
+
+def _inside_any_ball(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor,
+                     chunk: int = 2048) -> torch.Tensor:
+    """Share of ``points`` that fall inside at least one ball (centre, radius)."""
+    inside = [(torch.cdist(points[i: i + chunk], centres) <= radii).any(1)
+              for i in range(0, points.shape[0], chunk)]
+    return torch.cat(inside).float().mean()
+
+
+def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkaanniemi et al., 2019) on feature sets.
+
+    Each set's manifold is the union of balls reaching every point's k-th nearest neighbour.
+    Precision is the share of fake points inside the real manifold (fidelity); recall is the
+    share of real points inside the fake manifold (diversity: are all real modes covered?).
+    """
+    _check_features(real, fake)
+    if min(real.shape[0], fake.shape[0]) <= k:
+        raise ValueError(f"Each set needs more than k={k} points for k-nearest-neighbour radii.")
+    real, fake = real.float(), fake.float()
+    precision = _inside_any_ball(fake, real, _kth_neighbour_radius(real, k))
+    recall = _inside_any_ball(real, fake, _kth_neighbour_radius(fake, k))
+    return float(precision), float(recall)
+
+
+def class_accuracy(classifier: SmallCNN, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of images the classifier assigns to their intended label."""
+    predicted = predict(classifier, images).argmax(-1)
+    return float((predicted == labels.to(predicted.device)).float().mean())
+
+
+def tstr_accuracy(synthetic: ImageDataset, test: ImageDataset, steps: int, seed: int = 0,
+                  width: int = 16) -> float:
+    """Train on synthetic, test on real: a fresh classifier learns from generated data only,
+    then is scored on real test images. High only if the samples carry each class's features."""
+    device = synthetic.device
+    model = SmallCNN(ClassifierConfig(n_classes=test.n_classes, width=width)).to(device)
+    torch.manual_seed(seed)
+    fit_classifier(model, synthetic, steps, seed=seed, desc="train on synthetic")
+    return class_accuracy(model, test.images, test.labels)
+
+
+@torch.no_grad()
+def nearest_neighbours(queries: torch.Tensor, references: torch.Tensor, chunk: int = 1024
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each query image, the pixel-space (L2) distance to its nearest reference and its index.
+
+    Compared with the same distances for real test images, it shows whether a generator
+    copies its training images (memorisation) instead of making new ones.
+    """
+    refs = references.flatten(1).float()
+    dists, index = [], []
+    for i in range(0, queries.shape[0], chunk):
+        d = torch.cdist(queries[i: i + chunk].flatten(1).float().to(refs.device), refs)
+        best = d.min(dim=1)
+        dists.append(best.values)
+        index.append(best.indices)
+    return torch.cat(dists), torch.cat(index)
