@@ -1,0 +1,194 @@
+"""Notebook maintenance for the course: one script, three jobs.
+
+    python scripts/nbtools.py sync [--check]      write the Colab setup cell into every notebook
+    python scripts/nbtools.py exercises [--check] regenerate exercises/ from solutions/
+    python scripts/nbtools.py execute [--full] [NOTEBOOK ...]
+                                                  run notebooks top to bottom, store their outputs
+
+``--check`` changes nothing and exits 1 when a file is stale (the tests call it that way).
+The repository's address lives in ``genaug.config.REPO_URL``; ``sync`` copies it into the cells.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from genaug.config import REPO_URL  # noqa: E402
+
+FOLDERS = ("notebooks", "solutions", "exercises")
+TIMES_FILE = ROOT / "docs" / "notebook_times.json"
+SETUP_CELL = f"""\
+# Setup: on Colab this installs the course package (a no-op where it is installed),
+# then seeds everything and picks the fastest device (CUDA, Apple MPS, or the CPU).
+import importlib.util, subprocess, sys
+if importlib.util.find_spec("genaug") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{REPO_URL}"], check=True)
+import genaug
+device = genaug.setup(seed=0)"""
+SOLUTION_BLOCK = re.compile(
+    r"^(?P<indent>[ \t]*)# BEGIN SOLUTION\n(?P<body>.*?)^[ \t]*# END SOLUTION\n?", re.M | re.S
+)
+HINT = re.compile(r"^[ \t]*# HINT: (?P<hint>.+)$", re.M)
+
+
+def notebook_paths(folders=FOLDERS) -> list[Path]:
+    return sorted(p for f in folders for p in (ROOT / f).glob("*.ipynb"))
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def write(nb: nbformat.NotebookNode, path: Path) -> None:
+    """Write in a stable, diff-friendly form: fixed cell ids, no volatile metadata."""
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"c{i:02d}"
+        cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items()
+                            if k in ("tags",)}
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+        **({"genaug": nb.metadata["genaug"]} if "genaug" in nb.metadata else {}),
+    }
+    text = nbformat.writes(nb)
+    path.write_text(text if text.endswith("\n") else text + "\n")
+
+
+def first_code_cell(nb):
+    return next((c for c in nb.cells if c.cell_type == "code"), None)
+
+
+def sync(check: bool) -> int:
+    """Make every notebook's first code cell the Colab setup cell."""
+    stale = []
+    for path in notebook_paths():
+        nb = read(path)
+        cell = first_code_cell(nb)
+        if cell is None or cell.source == SETUP_CELL:
+            continue
+        stale.append(path)
+        if not check:
+            cell.source = SETUP_CELL
+            write(nb, path)
+    for path in stale:
+        print(f"{'stale' if check else 'updated'} setup cell: {path.relative_to(ROOT)}")
+    return 1 if (check and stale) else 0
+
+
+def to_exercise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Replace every solution block with a stub that raises NotImplementedError and its hint."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))  # a deep copy
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+
+        def stub(match: re.Match) -> str:
+            hint = HINT.search(match["body"])
+            message = hint["hint"] if hint else "complete this part"
+            return f'{match["indent"]}raise NotImplementedError({("Exercise: " + message)!r})\n'
+
+        cell.source = SOLUTION_BLOCK.sub(stub, cell.source)
+        cell.outputs, cell.execution_count = [], None
+    return nb
+
+
+def exercises(check: bool) -> int:
+    """Regenerate exercises/ from solutions/ (``--check``: only report what is stale)."""
+    stale = []
+    wanted = set()
+    for source in notebook_paths(("solutions",)):
+        target = ROOT / "exercises" / source.name
+        wanted.add(target)
+        exercise = to_exercise(read(source))
+        if not target.is_file() or nbformat.writes(read(target)) != nbformat.writes(
+                _normalised(exercise)):
+            stale.append(target)
+            if not check:
+                target.parent.mkdir(exist_ok=True)
+                write(exercise, target)
+    orphans = [p for p in notebook_paths(("exercises",)) if p not in wanted]
+    for path in stale + orphans:
+        print(f"{'stale' if check else 'updated'}: {path.relative_to(ROOT)}")
+    if not check:
+        for path in orphans:
+            path.unlink()
+    return 1 if (check and (stale or orphans)) else 0
+
+
+def _normalised(nb):
+    """``nb`` as ``write`` would store it, for comparing with a file on disk."""
+    tmp = ROOT / ".nbtools-compare.ipynb"
+    try:
+        write(nb, tmp)
+        return read(tmp)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def execute(paths: list[Path], full: bool, timeout: int) -> int:
+    """Run notebooks top to bottom in their folder, store outputs, and record the wall time."""
+    from nbclient import NotebookClient
+
+    os.environ["GENAUG_QUICK"] = "0" if full else "1"
+    os.environ["GENAUG_PROGRESS"] = "0"  # progress bars would clutter the stored outputs
+    os.environ.setdefault("GENAUG_DOWNLOAD", "0")
+    mode = "full" if full else "quick"
+    times = json.loads(TIMES_FILE.read_text()) if TIMES_FILE.is_file() else {}
+    failures = 0
+    for path in paths or notebook_paths(("notebooks", "solutions")):
+        path = path.resolve()
+        nb = read(path)
+        start = time.perf_counter()
+        try:
+            NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+        except Exception as error:  # keep going: report every broken notebook in one run
+            failures += 1
+            print(f"FAILED {path.relative_to(ROOT)}: {type(error).__name__}: {str(error)[-800:]}")
+        seconds = time.perf_counter() - start
+        nb.metadata["genaug"] = {"executed_in_mode": mode}
+        write(nb, path)
+        device = _device_name()
+        times.setdefault(mode, {})[str(path.relative_to(ROOT))] = {
+            "seconds": round(seconds, 1), "device": device}
+        print(f"{path.relative_to(ROOT)}: {seconds:.0f} s ({mode} mode, {device})", flush=True)
+    TIMES_FILE.parent.mkdir(exist_ok=True)
+    TIMES_FILE.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
+    return 1 if failures else 0
+
+
+def _device_name() -> str:
+    from genaug.device import describe, get_device
+
+    return describe(get_device())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="job", required=True)
+    for job in ("sync", "exercises"):
+        sub.add_parser(job).add_argument("--check", action="store_true")
+    run = sub.add_parser("execute")
+    run.add_argument("paths", nargs="*", type=Path)
+    run.add_argument("--full", action="store_true", help="full mode (a GPU is advised)")
+    run.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    args = parser.parse_args()
+    if args.job == "sync":
+        return sync(args.check)
+    if args.job == "exercises":
+        return exercises(args.check)
+    return execute(args.paths, args.full, args.timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
