@@ -104,6 +104,20 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tupl
     return float(precision), float(recall)
 
 
+@torch.no_grad()
+def mean_pairwise_distance(images: torch.Tensor, chunk: int = 1024) -> float:
+    """Mean L2 distance between two different images of a batch: 0 when all are identical.
+
+    A cheap diversity check: a collapsed generator scores far below a batch of real images.
+    """
+    flat = images.flatten(1).float()  # (N, C*H*W)
+    n = flat.shape[0]
+    if n < 2:
+        raise ValueError(f"Need at least 2 images to compare, got {n}.")
+    total = sum(float(torch.cdist(flat[i: i + chunk], flat).sum()) for i in range(0, n, chunk))
+    return total / (n * (n - 1))  # the n zero distances of an image to itself add nothing
+
+
 def class_accuracy(classifier: SmallCNN, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Share of images the classifier assigns to their intended label."""
     predicted = predict(classifier, images).argmax(-1)

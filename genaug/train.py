@@ -321,9 +321,10 @@ def fit_gan(
 
     Logs both losses and D's mean probability for real and fake images. Every
     ``snapshot_every`` steps it keeps samples from one fixed noise batch in
-    ``history.snapshots``, so progress is compared on the same z. If D's loss stays under 0.01
-    for ``divergence_patience`` logging intervals in a row, D has won and G learns nothing:
-    training stops with :class:`TrainingDivergedError` and advice.
+    ``history.snapshots``, so progress is compared on the same z. If D's loss stays within 0.01
+    of its minimum (0, or more with label smoothing) for ``divergence_patience`` logging
+    intervals in a row, D has won and G learns nothing: training stops with
+    :class:`TrainingDivergedError` and advice.
     """
     data = check_dataset(data, gan)
     device, cfg = data.device, gan.config
@@ -337,6 +338,7 @@ def fit_gan(
     run = RunState(checkpoint, checkpoint_every, model=gan, opt_g=opt_g, opt_d=opt_d)
     start = run.resume(history)
     running, count, d_wins = torch.zeros(4, device=device), 0, 0
+    floor = _smallest_d_loss(cfg.label_smoothing)
     with progress_bar(steps, desc, initial=start) as bar:
         for step in range(start, steps):
             if snapshot_every and step % snapshot_every == 0:
@@ -370,13 +372,13 @@ def fit_gan(
                 check_finite(g, "generator loss", step + 1)
                 history.log(step + 1, d_loss=d, g_loss=g, d_real=d_real, d_fake=d_fake)
                 bar.set_postfix(d=f"{d:.3f}", g=f"{g:.3f}")
-                d_wins = d_wins + 1 if d < 0.01 else 0
+                d_wins = d_wins + 1 if d - floor < 0.01 else 0
                 if d_wins >= divergence_patience:
                     raise TrainingDivergedError(
-                        f"The discriminator's loss stayed below 0.01 for {d_wins * log_every} "
-                        f"steps (until step {step + 1}): D rejects every generated image, so G "
-                        "gets no useful gradient. Try spectral_norm=True, label_smoothing=0.1, "
-                        "the hinge loss, or a lower lr_d."
+                        f"The discriminator's loss stayed within 0.01 of its minimum ({floor:.3g}) "
+                        f"for {d_wins * log_every} steps (until step {step + 1}): D rejects "
+                        "every generated image, so G gets no useful gradient. Try "
+                        "spectral_norm=True, label_smoothing=0.1, the hinge loss, or a lower lr_d."
                     )
                 running, count = torch.zeros(4, device=device), 0
             bar.update()
@@ -384,6 +386,13 @@ def fit_gan(
         history.snapshots[steps] = _snapshot(gan, fixed_z, fixed_labels)
     run.save(steps, history, force=True)
     return history
+
+
+def _smallest_d_loss(smoothing: float) -> float:
+    """D's least possible loss: 0, or with label smoothing s the entropy of the soft target."""
+    if smoothing <= 0:
+        return 0.0
+    return -(smoothing * math.log(smoothing) + (1 - smoothing) * math.log(1 - smoothing))
 
 
 @torch.no_grad()

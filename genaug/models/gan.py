@@ -132,6 +132,11 @@ class GAN(nn.Module):
         if config.arch not in ARCHS or config.loss not in LOSSES:
             raise ValueError(f"arch must be one of {ARCHS} and loss one of {LOSSES}, got "
                              f"arch={config.arch!r}, loss={config.loss!r}.")
+        smoothing = config.label_smoothing
+        if not 0.0 <= smoothing < 0.5 or (smoothing > 0 and config.loss == "hinge"):
+            raise ValueError(f"label_smoothing must be in [0, 0.5) and is for loss='bce' only, "
+                             f"got {smoothing} with loss={config.loss!r}; set it to 0 or use "
+                             "loss='bce'.")
         if not 0.0 <= config.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {config.ema_decay}.")
         check_size(config.image_size, "GAN")
