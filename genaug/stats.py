@@ -1,0 +1,93 @@
+"""Means with confidence intervals, and paired differences: how the experiment reports numbers.
+
+With a handful of seeds a mean alone says little; a 95% interval from Student's t says how
+sure we are. Methods trained with the same seed share their labelled subset, initial weights
+and real batches, so their differences are *paired*: the interval of the per-seed differences
+is much narrower than the two intervals side by side would suggest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Iterable, Mapping, Sequence
+
+from scipy import stats as _scipy_stats
+
+
+def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and the two ends of its ``level`` confidence interval (Student's t; NaN for n < 2)."""
+    n = len(values)
+    if n == 0:
+        raise ValueError("mean_ci needs at least one value.")
+    mean = sum(values) / n
+    if n < 2:
+        return mean, math.nan, math.nan
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    half = _scipy_stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
+    return mean, float(mean - half), float(mean + half)
+
+
+def paired_differences(
+    rows: Iterable[Mapping], method: str, baseline: str, metric: str, group: Sequence[str]
+) -> dict[tuple, list[float]]:
+    """Per group (e.g. budget), the list over seeds of ``metric[method] - metric[baseline]``."""
+    by_key: dict[tuple, dict[str, float]] = defaultdict(dict)
+    for row in rows:
+        key = tuple(row[g] for g in group) + (row["seed"],)
+        by_key[key][row["method"]] = float(row[metric])
+    diffs: dict[tuple, list[float]] = defaultdict(list)
+    for key, scores in sorted(by_key.items()):
+        if method in scores and baseline in scores:
+            diffs[key[:-1]].append(scores[method] - scores[baseline])
+    return dict(diffs)
+
+
+def summarise(
+    rows: Sequence[Mapping],
+    metric: str,
+    baselines: Sequence[str],
+    group: Sequence[str] = ("budget",),
+) -> list[dict]:
+    """One row per (group, method): mean and 95% CI of ``metric``, and the paired gain (with
+    its CI) over each baseline method."""
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    groups = sorted({tuple(r[g] for g in group) for r in rows})
+    summary = []
+    for key in groups:
+        for method in methods:
+            values = [float(r[metric]) for r in rows
+                      if r["method"] == method and tuple(r[g] for g in group) == key]
+            if not values:
+                continue
+            mean, low, high = mean_ci(values)
+            out = {**dict(zip(group, key)), "method": method, "n_seeds": len(values),
+                   metric: mean, f"{metric}_low": low, f"{metric}_high": high}
+            for base in baselines:
+                if base == method:
+                    continue
+                diffs = paired_differences(rows, method, base, metric, group).get(key, [])
+                if diffs:
+                    gain, g_low, g_high = mean_ci(diffs)
+                    out.update({f"gain_vs_{base}": gain, f"gain_vs_{base}_low": g_low,
+                                f"gain_vs_{base}_high": g_high})
+            summary.append(out)
+    return summary
+
+
+def format_table(rows: Sequence[Mapping], columns: Sequence[str], percent: Sequence[str] = ()) -> str:
+    """A plain-text table; columns named in ``percent`` print as percentages (0.1234 -> 12.3)."""
+
+    def cell(row: Mapping, col: str) -> str:
+        value = row.get(col, "")
+        if isinstance(value, float):
+            if math.isnan(value):
+                return "-"
+            return f"{100 * value:.1f}" if col in percent else f"{value:.3g}"
+        return str(value)
+
+    table = [list(columns)] + [[cell(r, c) for c in columns] for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    lines = ["  ".join(v.rjust(w) for v, w in zip(line, widths)) for line in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
