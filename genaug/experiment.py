@@ -367,8 +367,9 @@ def run_experiment(config: ExperimentConfig, out: str | Path, workers: int | Non
         jobs = [("imbalance", config, s, folder) for s in seeds]
         imbalance = _run_jobs(jobs, folder / "imbalance.csv", workers, "imbalance study")
     summary = summarise(runs, "test_accuracy", baselines=("none", "classical"))
-    imbalance_summary = [
-        {**recall, **accuracy} for recall, accuracy in zip(
+    imbalance_summary = [  # minority recall and balanced accuracy, each with its own gain
+        {**recall, **{k.replace("gain_", "balanced_gain_"): v for k, v in balanced.items()}}
+        for recall, balanced in zip(
             summarise(imbalance, "minority_recall", ("none",), group=()),
             summarise(imbalance, "balanced_accuracy", ("none",), group=()))
     ] if imbalance else []

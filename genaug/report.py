@@ -35,8 +35,11 @@ def summary_table(results: Results) -> str:
 def imbalance_table(results: Results) -> str:
     rows = [{"method": r["method"], "minority recall %": _pct(r, "minority_recall"),
              "gain vs none": _pct(r, "gain_vs_none"),
-             "balanced acc %": _pct(r, "balanced_accuracy")} for r in results.imbalance_summary]
-    return format_table(rows, ["method", "minority recall %", "gain vs none", "balanced acc %"])
+             "balanced acc %": _pct(r, "balanced_accuracy"),
+             "balanced gain vs none": _pct(r, "balanced_gain_vs_none")}
+            for r in results.imbalance_summary]
+    return format_table(rows, ["method", "minority recall %", "gain vs none", "balanced acc %",
+                               "balanced gain vs none"])
 
 
 def experiment_report(results: Results) -> str:
