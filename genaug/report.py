@@ -17,8 +17,8 @@ def _pct(row: dict, key: str) -> str:
     if mean is None:
         return ""
     if low is None or math.isnan(low):
-        return f"{100 * mean:+.1f}" if key.startswith("gain") else f"{100 * mean:.1f}"
-    sign = "+" if key.startswith("gain") else ""
+        return f"{100 * mean:+.1f}" if "gain" in key else f"{100 * mean:.1f}"
+    sign = "+" if "gain" in key else ""
     return f"{100 * mean:{sign}.1f} [{100 * low:{sign}.1f}, {100 * high:{sign}.1f}]"
 
 
