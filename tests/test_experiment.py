@@ -1,0 +1,146 @@
+"""The experiment's statistics, batch recipes, runner and command line, on tiny settings."""
+
+import math
+
+import pytest
+import torch
+
+from genaug import experiment
+from genaug.__main__ import main
+from genaug.augment import config_for
+from genaug.data import ImageDataset, load_dataset
+from genaug.experiment import Recipe, choose_ratios, preset, run_experiment, stacked_batches
+from genaug.stats import format_table, mean_ci, paired_differences, summarise
+
+
+def test_mean_ci_matches_student_t():
+    mean, low, high = mean_ci([1.0, 2.0, 3.0])
+    half = 4.302653 * 1.0 / math.sqrt(3)  # t(0.975, 2 df) * sd / sqrt(n)
+    assert mean == 2.0
+    assert low == pytest.approx(2.0 - half, rel=1e-5)
+    assert high == pytest.approx(2.0 + half, rel=1e-5)
+    assert all(math.isnan(v) for v in mean_ci([5.0])[1:])  # one seed: no interval
+    with pytest.raises(ValueError, match="at least one"):
+        mean_ci([])
+
+
+def _rows():
+    """Two methods whose scores vary a lot by seed but differ by exactly 0.02 within a seed."""
+    return [{"budget": 10, "seed": s, "method": m, "acc": base + s * 0.1 + (0.02 if m == "b" else 0)}
+            for s in range(4) for m, base in (("a", 0.5), ("b", 0.5))]
+
+
+def test_paired_gain_is_exact_and_narrower_than_separate_intervals():
+    rows = _rows()
+    assert paired_differences(rows, "b", "a", "acc", ("budget",))[(10,)] == pytest.approx([0.02] * 4)
+    summary = {r["method"]: r for r in summarise(rows, "acc", baselines=("a",))}
+    b = summary["b"]
+    assert b["gain_vs_a"] == pytest.approx(0.02)
+    assert b["gain_vs_a_high"] - b["gain_vs_a_low"] == pytest.approx(0.0, abs=1e-9)
+    assert b["acc_high"] - b["acc_low"] > 0.1  # seed-to-seed spread dominates the raw CI
+    assert "gain_vs_a" not in summary["a"]
+
+
+def test_format_table_prints_percentages_and_dashes():
+    text = format_table([{"m": "x", "acc": 0.1234, "ci": math.nan}], ["m", "acc", "ci"],
+                        percent=["acc"])
+    assert "12.3" in text and "-" in text.splitlines()[-1]
+
+
+def _tiny_data(n_per_class=6, size=8):
+    labels = torch.arange(3).repeat_interleave(n_per_class)
+    images = torch.rand(len(labels), 1, size, size)
+    return ImageDataset(images, labels, ("a", "b", "c"), "digits")
+
+
+def test_stacked_batches_are_paired_mixed_and_augmented_as_asked():
+    data = _tiny_data()
+    pool = (torch.zeros(10, 1, 8, 8), torch.full((10,), 2))
+    recipes = [Recipe("none", data), Recipe("none", data),
+               Recipe("cvae", data, synthetic=pool, ratio=0.25),
+               Recipe("classical", data, augment=True)]
+    x, y = next(stacked_batches(recipes, 16, seed=0, aug=config_for("digits")))
+    assert x.shape == (4, 16, 1, 8, 8) and y.shape == (4, 16)
+    assert torch.equal(x[0], x[1])  # same real images for every recipe over the same data
+    assert torch.equal(x[2][:12], x[0][:12]) and (x[2][12:] == 0).all()  # last quarter generated
+    assert (y[2][12:] == 2).all()
+    assert not torch.equal(x[3], x[0]) and torch.equal(y[3], y[0])  # augmented, same labels
+
+
+def test_oversampling_weights_balance_the_classes():
+    labels = torch.tensor([0] * 90 + [1] * 10)
+    data = ImageDataset(torch.rand(100, 1, 8, 8), labels, ("a", "b"), "digits")
+    counts = torch.bincount(labels).float()
+    recipe = Recipe("oversample", data, weights=1.0 / counts[labels])
+    _, y = next(stacked_batches([recipe], 4000, seed=1, aug=config_for("digits")))
+    share = (y == 1).float().mean().item()
+    assert 0.45 < share < 0.55, f"minority share {share} should be about one half"
+
+
+def test_choose_ratios_takes_the_best_mean_validation_accuracy():
+    sweep = [{"method": "cvae", "ratio": r, "val_accuracy": acc}
+             for r, acc in ((0.25, 0.5), (0.5, 0.7), (0.5, 0.6), (0.75, 0.55))]
+    assert choose_ratios(sweep) == {"cvae": 0.5}
+
+
+def test_generators_see_only_the_labelled_budget(monkeypatch, tmp_path):
+    seen = []
+
+    def spy(kind, data, steps, seed, path=None):
+        seen.append((kind, len(data)))
+        return torch.nn.Identity(), False
+
+    monkeypatch.setattr(experiment, "train_generator", spy)
+    monkeypatch.setattr(experiment, "labelled_batch",
+                        lambda model, n, seed: (torch.rand(n, 1, 8, 8), torch.arange(n) % 10))
+    config = preset("digits", budgets=(5,), seeds=1, classifier_steps=5,
+                    methods=("none", "cvae", "cgan"), n_synthetic=20)
+    rows = experiment.budget_job(config, 5, 0, False, {"cvae": 0.5, "cgan": 0.5}, tmp_path)
+    assert seen == [("cvae", 50), ("cgan", 50)]  # 5 labelled images x 10 classes, nothing more
+    assert [r["method"] for r in rows] == ["none", "cvae", "cgan"]
+    assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in rows)
+
+
+def test_run_experiment_writes_results_resumes_and_refuses_another_config(tmp_path):
+    config = preset("digits", budgets=(5, 10), seeds=2, classifier_steps=30,
+                    methods=("none", "classical"), imbalance=False)
+    results = run_experiment(config, tmp_path, workers=1)
+    assert len(results.runs) == 2 * 2 * 2
+    assert {"config.json", "runs.csv", "summary.csv"} <= {p.name for p in tmp_path.iterdir()}
+    assert results.summary[0]["n_seeds"] == 2
+    again = run_experiment(config, tmp_path, workers=1)  # everything is in the CSV already
+    assert [r["test_accuracy"] for r in again.runs] == [r["test_accuracy"] for r in results.runs]
+    with pytest.raises(ValueError, match="another configuration.*seeds"):
+        run_experiment(preset("digits", budgets=(5, 10), seeds=3, classifier_steps=30,
+                              methods=("none", "classical"), imbalance=False), tmp_path)
+
+
+def test_unknown_method_and_generator_are_refused():
+    with pytest.raises(ValueError, match="Unknown method 'mixup'"):
+        experiment._recipe("mixup", _tiny_data(), {}, {})
+    with pytest.raises(ValueError, match="Unknown generator 'flow'"):
+        experiment.train_generator("flow", load_dataset("digits"), 1, 0)
+
+
+def test_cli_experiment_runs_and_prints_the_summary(tmp_path, capsys):
+    code = main(["experiment", "--quick", "--dataset", "digits", "--budgets", "5", "--seeds", "2",
+                 "--methods", "none", "classical", "--no-imbalance", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "test acc % [95% CI]" in out and "classical" in out
+    assert (tmp_path / "accuracy_vs_budget.png").stat().st_size > 1000
+
+
+def test_cli_doctor_and_data(capsys):
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "data: digits" in out and "Ready." in out
+    assert main(["data"]) == 0
+    assert "digits: 1438 train / 359 test images of 8x8" in capsys.readouterr().out
+
+
+def test_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):
+    args = ["experiment", "--quick", "--dataset", "digits", "--budgets", "500", "--seeds", "1",
+            "--methods", "none", "--no-imbalance", "--out", str(tmp_path)]
+    assert main(args) == 2
+    assert "only" in capsys.readouterr().err  # "Asked for 500 images of class 0, but only ..."
