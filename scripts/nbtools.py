@@ -1,12 +1,14 @@
 """Notebook maintenance for the course: one script, three jobs.
 
     python scripts/nbtools.py sync [--check]      write the Colab setup cell into every notebook
+                                                  and the Colab links into README.md
     python scripts/nbtools.py exercises [--check] regenerate exercises/ from solutions/
     python scripts/nbtools.py execute [--full] [NOTEBOOK ...]
                                                   run notebooks top to bottom, store their outputs
 
 ``--check`` changes nothing and exits 1 when a file is stale (the tests call it that way).
-The repository's address lives in ``genaug.config.REPO_URL``; ``sync`` copies it into the cells.
+The repository's address lives in ``genaug.config.REPO_URL``; ``sync`` copies it into the
+notebooks' first cells and into README.md's table of Colab links.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ SOLUTION_BLOCK = re.compile(
     r"^(?P<indent>[ \t]*)# BEGIN SOLUTION\n(?P<body>.*?)^[ \t]*# END SOLUTION\n?", re.M | re.S
 )
 HINT = re.compile(r"^[ \t]*# HINT: (?P<hint>.+)$", re.M)
+README = ROOT / "README.md"
+LINKS_START, LINKS_END = "<!-- colab-links:start -->", "<!-- colab-links:end -->"
 
 
 def notebook_paths(folders=FOLDERS) -> list[Path]:
@@ -82,7 +86,38 @@ def sync(check: bool) -> int:
             write(nb, path)
     for path in stale:
         print(f"{'stale' if check else 'updated'} setup cell: {path.relative_to(ROOT)}")
-    return 1 if (check and stale) else 0
+    readme_stale = _sync_readme(check)
+    return 1 if (check and (stale or readme_stale)) else 0
+
+
+def colab_table() -> str:
+    """A Markdown table of every notebook with its 'Open in Colab' link."""
+    colab = REPO_URL.replace("https://github.com/", "https://colab.research.google.com/github/")
+    lines = ["| notebook | what it is | Colab |", "|---|---|---|"]
+    for path in notebook_paths(("notebooks", "exercises", "solutions")):
+        title = next((line.lstrip("# ").strip() for cell in read(path).cells
+                      if cell.cell_type == "markdown" for line in cell.source.splitlines()
+                      if line.startswith("# ")), path.stem)
+        rel = path.relative_to(ROOT).as_posix()
+        lines.append(f"| [`{rel}`]({rel}) | {title} | "
+                     f"[Open in Colab]({colab}/blob/main/{rel}) |")
+    return "\n".join(lines)
+
+
+def _sync_readme(check: bool) -> bool:
+    """Rewrite README's Colab table between its markers; True if it was stale."""
+    if not README.is_file() or LINKS_START not in README.read_text():
+        return False
+    text = README.read_text()
+    head, rest = text.split(LINKS_START, 1)
+    _, tail = rest.split(LINKS_END, 1)
+    new = f"{head}{LINKS_START}\n{colab_table()}\n{LINKS_END}{tail}"
+    if new == text:
+        return False
+    print(f"{'stale' if check else 'updated'}: README.md Colab links")
+    if not check:
+        README.write_text(new)
+    return True
 
 
 def to_exercise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
