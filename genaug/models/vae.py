@@ -118,3 +118,28 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     Closed form from Kingma & Welling (2014), Appendix B: -1/2 sum(1 + log s^2 - mu^2 - s^2).
     """
     return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1)
+
+
+@torch.no_grad()
+def interpolate(
+    vae: VAE, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 10, labels: int | None = None
+) -> torch.Tensor:
+    """Images (steps, C, H, W) in [0, 1] decoded along the straight line between the posterior
+    means of two images x_a and x_b, each (C, H, W) or (1, C, H, W).
+
+    A smooth strip means a smooth latent space. A conditional VAE needs ``labels``: one class,
+    used to encode both ends and to decode the strip, so that only the style changes along it.
+    """
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2 (the two ends), got {steps}.")
+    device = next(vae.parameters()).device
+    ends = torch.cat([x.reshape(-1, *x.shape[-3:]) for x in (x_a, x_b)])  # (2, C, H, W)
+    if ends.shape[0] != 2:
+        raise ValueError(f"x_a and x_b must be one image each, (C, H, W) or (1, C, H, W); got "
+                         f"{tuple(x_a.shape)} and {tuple(x_b.shape)}. Index one image: x[i].")
+    ends = ends.to(device)
+    mu, _ = vae.encode(ends, None if labels is None else torch.as_tensor(labels).expand(2))
+    t = torch.linspace(0, 1, steps, device=device).unsqueeze(1)  # (steps, 1)
+    z = (1 - t) * mu[0] + t * mu[1]  # (steps, latent_dim)
+    strip = vae.decode(z, None if labels is None else torch.as_tensor(labels).expand(steps))
+    return torch.sigmoid(strip)
