@@ -318,7 +318,9 @@ class DeviceLoader:
             raise ValueError(f"All tensors need the same length, got {[t.shape[0] for t in tensors]}.")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
-        if n == 0 or (drop_last and batch_size > n):
+        if n == 0:
+            raise ValueError("DeviceLoader got tensors of length 0; check the subset passed in.")
+        if drop_last and batch_size > n:
             raise ValueError(
                 f"{n} examples cannot fill a batch of {batch_size} with drop_last=True; "
                 "lower the batch size."

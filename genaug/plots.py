@@ -11,6 +11,7 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.ticker import NullFormatter
 from torchvision.utils import make_grid
 
 from genaug.history import History
@@ -105,6 +106,7 @@ def plot_with_ci(
         ax.set_xscale("log")
         ax.set_xticks(list(x))
         ax.set_xticklabels([str(v) for v in x])
+        ax.xaxis.set_minor_formatter(NullFormatter())  # no "6x10^0" labels between the budgets
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
