@@ -56,7 +56,7 @@ def _doctor(args: argparse.Namespace) -> int:
     if dict(rows).get("data: fashion_mnist") == "not found":
         print("\nFashion-MNIST is missing. Get it one of three ways: run a notebook online "
               "(torchvision downloads it), `sudo apt-get install dataset-fashion-mnist`, or copy "
-              "its four IDX files into a folder and set GENAUG_DATA to it. Until then the "
+              "its four IDX files into $GENAUG_DATA/FashionMNIST/raw. Until then the "
               "notebooks fall back to scikit-learn's digits.")
     print("\nReady." if logits.shape == (2, 10) else "\nSomething is wrong: see above.")
     return 0

@@ -102,7 +102,8 @@ def load_dataset(
     """Load a dataset split as tensors, from disk only unless a download is allowed.
 
     For Fashion-MNIST and MNIST the IDX files are looked for, in order, in ``root``, in
-    torchvision's root folder (``GENAUG_DATA``, default ``~/.cache/genaug/data``) and in Debian's
+    torchvision's layout under ``GENAUG_DATA`` (default ``~/.cache/genaug/data``), e.g.
+    ``<GENAUG_DATA>/FashionMNIST/raw``, and in Debian's
     ``/usr/share/datasets/fashion-mnist``; only then, if ``download`` is true (default: only on
     Colab or with ``GENAUG_DOWNLOAD=1``), torchvision downloads them.
     """
@@ -142,13 +143,20 @@ def torchvision_root() -> Path:
 
 
 def _candidate_dirs(name: str, root: str | Path | None) -> list[Path]:
-    """Every folder that may hold the IDX files, in lookup order."""
-    bases = [Path(root).expanduser()] if root is not None else []
-    bases.append(torchvision_root())
-    if name in DEBIAN_DIRS:
-        bases.append(DEBIAN_DIRS[name])
+    """Every folder that may hold ``name``'s IDX files, in lookup order.
+
+    In torchvision's root only the dataset's own subfolder counts: MNIST and Fashion-MNIST use
+    the same file names, so files lying loose there could belong to either.
+    """
     folder = TORCHVISION_NAMES[name]
-    return [d for b in bases for d in (b, b / folder / "raw", b / "raw")]
+    dirs = []
+    if root is not None:
+        given = Path(root).expanduser()
+        dirs += [given, given / folder / "raw", given / "raw"]
+    dirs.append(torchvision_root() / folder / "raw")
+    if name in DEBIAN_DIRS:
+        dirs.append(DEBIAN_DIRS[name])
+    return dirs
 
 
 def _has_idx(folder: Path, split: str) -> bool:
@@ -182,7 +190,8 @@ def _find_idx_folder(name: str, split: str, root, download: bool | None) -> Path
         dataset_cls = getattr(torchvision.datasets, TORCHVISION_NAMES[name])
         dataset_cls(str(torchvision_root()), train=split == "train", download=True)
         return torchvision_root() / TORCHVISION_NAMES[name] / "raw"
-    looked = "\n".join(f"  - {d}" for d in dict.fromkeys(c for c in candidates if c.name != "raw"))
+    given = [Path(root).expanduser()] if root is not None else []
+    looked = "\n".join(f"  - {d}" for d in given + [c for c in candidates[len(given) * 3:]])
     debian = (
         "  2. Debian/Ubuntu, offline: sudo apt-get install dataset-fashion-mnist\n"
         if name in DEBIAN_DIRS else ""
@@ -193,7 +202,7 @@ def _find_idx_folder(name: str, split: str, root, download: bool | None) -> Path
         f"  1. Online: load_dataset({name!r}, download=True), or set {DOWNLOAD_ENV}=1.\n"
         f"{debian}"
         "  3. Copy the four IDX files (train-images-idx3-ubyte.gz, ...) into a folder and pass\n"
-        "     root='that/folder' (or set GENAUG_DATA to it).\n"
+        f"     root='that/folder', or put them in $GENAUG_DATA/{TORCHVISION_NAMES[name]}/raw.\n"
         "Or use load_dataset('digits'): it ships with scikit-learn and needs no download."
     )
 

@@ -74,7 +74,7 @@ def test_missing_mnist_lists_where_it_looked_and_how_to_get_it(offline):
         load_dataset("mnist", "train", root=offline / "mine", download=False)
     message = str(error.value)
     assert "mnist (train split) was not found" in message
-    for folder in (offline / "mine", offline / "torchvision"):
+    for folder in (offline / "mine", offline / "torchvision" / "MNIST" / "raw"):
         assert f"  - {folder}\n" in message
     assert "download=True" in message and "GENAUG_DATA" in message
     assert "load_dataset('digits')" in message
@@ -209,3 +209,10 @@ def test_device_loader_errors():
         DeviceLoader(torch.zeros(5), batch_size=8, drop_last=True)
     with pytest.raises(ValueError, match="length 0"):
         DeviceLoader(torch.zeros(0), batch_size=8)
+
+
+def test_loose_files_in_torchvision_root_are_not_taken_for_another_dataset(offline):
+    write_fake_split(offline / "torchvision", "train")  # Fashion-MNIST's files, lying loose
+    assert data.find_dataset("mnist") is None  # same file names, but not MNIST's folder
+    write_fake_split(offline / "torchvision" / "MNIST" / "raw", "train")
+    assert data.find_dataset("mnist") == offline / "torchvision" / "MNIST" / "raw"
