@@ -5,7 +5,8 @@
 #      mode (small models leave the GPU mostly idle, so the two share it; notebook times are
 #      therefore upper bounds);
 #   3. notebook 07 in full mode, which reads the experiment's results.
-# Run from the repository root on a CUDA machine, with Fashion-MNIST's IDX files in $GENAUG_DATA.
+# Run from the repository root on a CUDA machine, with Fashion-MNIST's IDX files in
+# $GENAUG_DATA/FashionMNIST/raw (or installed by Debian's dataset-fashion-mnist).
 # Everything it reports lands in $OUT (default gpu-out/).
 set -u
 out=${OUT:-gpu-out}
