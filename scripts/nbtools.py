@@ -123,6 +123,7 @@ def _sync_readme(check: bool) -> bool:
 def to_exercise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Replace every solution block with a stub that raises NotImplementedError and its hint."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))  # a deep copy
+    nb.metadata.pop("genaug", None)  # an exercise is never executed: no "executed_in_mode"
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
