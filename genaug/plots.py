@@ -12,13 +12,23 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.ticker import NullFormatter
-from torchvision.utils import make_grid
 
 from genaug.history import History
 
 
 def _axis(ax, figsize) -> plt.Axes:
     return ax if ax is not None else plt.subplots(figsize=figsize)[1]
+
+
+def tile(images: torch.Tensor, nrow: int, pad: int = 1, pad_value: float = 1.0) -> torch.Tensor:
+    """Tile images (N, C, H, W) into one (H', W', C) picture, ``nrow`` per row, with gaps."""
+    n, c, h, w = images.shape
+    rows = -(-n // nrow)
+    canvas = torch.full((c, rows * (h + pad) + pad, nrow * (w + pad) + pad), pad_value)
+    for i, image in enumerate(images):
+        top, left = pad + (i // nrow) * (h + pad), pad + (i % nrow) * (w + pad)
+        canvas[:, top: top + h, left: left + w] = image
+    return canvas.permute(1, 2, 0)  # (H', W', C), as imshow wants
 
 
 def show_grid(
@@ -33,9 +43,9 @@ def show_grid(
     """Images (N, C, H, W) in [0, 1] as a grid of ``nrow`` per row, with optional row/column labels."""
     images = images.detach().float().cpu().clamp(0, 1)
     n_rows = -(-images.shape[0] // nrow)
-    grid = make_grid(images, nrow=nrow, padding=1, pad_value=1.0)  # (3, H', W')
+    grid = tile(images, nrow)
     ax = _axis(ax, (scale * nrow + (1.2 if row_labels else 0), scale * n_rows + 0.4))
-    ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+    ax.imshow(grid.squeeze(-1).numpy(), interpolation="nearest", cmap="gray", vmin=0, vmax=1)
     step_y, step_x = images.shape[-2] + 1, images.shape[-1] + 1
     ax.set_yticks([1 + step_y * (i + 0.5) for i in range(len(row_labels))] if row_labels else [])
     ax.set_yticklabels(row_labels or [])
