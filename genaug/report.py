@@ -84,6 +84,10 @@ def plot_results(results: Results) -> plt.Figure:
 
     plot_with_ci(budgets, series("test_accuracy"), "labelled images per class",
                  "test accuracy (%)", title="Accuracy vs label budget (95% CI)", ax=left)
+    # 'none' has no gain line: skip its colour so each method keeps one colour in both panels
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    right.set_prop_cycle(color=[palette[i % len(palette)] for i, m in enumerate(methods)
+                                if m != "none"])
     plot_with_ci(budgets, series("gain_vs_none", skip="none"), "labelled images per class",
                  "gain over no augmentation (points)", title="Paired gain (95% CI)", ax=right)
     right.axhline(0, color="black", linewidth=0.8)
