@@ -16,7 +16,11 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """How strong each classical augmentation is; the defaults suit 28x28 clothing images."""
+    """How strong each classical augmentation is; the defaults switch every transform on.
+
+    Every transform on is the palette to look at and to benchmark, not the best training
+    recipe: see :func:`config_for` for the one the course trains with.
+    """
 
     degrees: float = 10.0  # rotation drawn from [-degrees, degrees]
     translate: float = 0.1  # shift drawn from [-translate, translate] of the image side, per axis
@@ -27,8 +31,15 @@ class AugmentConfig:
 
 
 def config_for(dataset_name: str) -> AugmentConfig:
-    """The course's augmentation for a dataset: no flips for digits (a mirrored 3 is no 3)."""
-    return AugmentConfig(hflip=dataset_name == "fashion_mnist")
+    """The course's training augmentation for a dataset: shifts, plus flips for clothes only.
+
+    Chosen on a validation split (10 images per class, 600 steps, 3 seeds): on Fashion-MNIST
+    shift+flip scored 0.692 against 0.674 without augmentation, while the full palette
+    (rotation, zoom, erasing too) scored 0.627 and erasing alone 0.653; on digits shifts scored
+    0.957 against 0.950, the full palette 0.937. A mirrored 3 is no 3, so digits get no flips.
+    """
+    return AugmentConfig(degrees=0.0, scale=(1.0, 1.0), hflip=dataset_name == "fashion_mnist",
+                         erase_p=0.0)
 
 
 def _uniform(n: int, generator: torch.Generator, device: torch.device, low=0.0, high=1.0):
