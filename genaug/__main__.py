@@ -31,12 +31,38 @@ def _experiment(args: argparse.Namespace) -> int:
         "seeds": args.seeds, "ratio": args.ratio,
         "imbalance": False if args.no_imbalance else None,
     }.items() if v is not None}
-    config = preset(dataset, **overrides)
+    config = preset(dataset, **overrides, **_settings(args.set or []))
     out = Path(args.out or f"results/{'quick' if args.quick else 'full'}-{dataset}")
     print(f"Running the experiment on {dataset}; results go to {out}/")
     results = run_experiment(config, out, workers=args.workers)
     print(experiment_report(results))
     return 0
+
+
+def _settings(pairs: list[str]) -> dict:
+    """``["classifier_steps=600", ...]`` as ExperimentConfig overrides of the right types."""
+    import dataclasses
+
+    from genaug.experiment import ExperimentConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)}
+    settings = {}
+    for pair in pairs:
+        name, _, text = pair.partition("=")
+        default = defaults.get(name)
+        if not text or not isinstance(default, (bool, int, float)):
+            scalars = sorted(k for k, v in defaults.items() if isinstance(v, (bool, int, float)))
+            raise ValueError(f"--set takes NAME=VALUE with NAME one of {', '.join(scalars)}; got "
+                             f"{pair!r} (budgets, methods and seeds have their own options).")
+        if isinstance(default, bool):
+            settings[name] = text.lower() in ("1", "true", "yes")
+        else:
+            try:
+                settings[name] = type(default)(text)
+            except ValueError:
+                raise ValueError(f"--set {name} needs a{'n int' if isinstance(default, int) else ' float'}"
+                                 f", got {text!r}.") from None
+    return settings
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -100,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("--ratio", type=float, help="fixed generated share of each batch "
                      "(default: chosen on the validation set)")
     exp.add_argument("--no-imbalance", action="store_true", help="skip the imbalance study")
+    exp.add_argument("--set", action="append", metavar="NAME=VALUE",
+                     help="override one setting of ExperimentConfig, e.g. classifier_steps=600")
     exp.add_argument("--quick", action="store_true", help="quick mode: CPU-sized, minutes")
     exp.add_argument("--workers", type=int, help="parallel jobs (default: 4 on a GPU, 1 on CPU)")
     exp.add_argument("--out", help="results folder (default: results/<mode>-<dataset>)")

@@ -1,5 +1,6 @@
 """The experiment's statistics, batch recipes, runner and command line, on tiny settings."""
 
+import json
 import math
 
 import pytest
@@ -86,7 +87,7 @@ def test_choose_ratios_takes_the_best_mean_validation_accuracy():
 def test_generators_see_only_the_labelled_budget(monkeypatch, tmp_path):
     seen = []
 
-    def spy(kind, data, steps, seed, path=None):
+    def spy(kind, data, steps, seed, path=None, gan_width=64):
         seen.append((kind, len(data)))
         return torch.nn.Identity(), False
 
@@ -124,11 +125,14 @@ def test_unknown_method_and_generator_are_refused():
 
 def test_cli_experiment_runs_and_prints_the_summary(tmp_path, capsys):
     code = main(["experiment", "--quick", "--dataset", "digits", "--budgets", "5", "--seeds", "2",
-                 "--methods", "none", "classical", "--no-imbalance", "--out", str(tmp_path)])
+                 "--methods", "none", "classical", "--no-imbalance", "--out", str(tmp_path),
+                 "--set", "classifier_steps=40", "--set", "gan_width=16"])
     out = capsys.readouterr().out
     assert code == 0
     assert "test acc % [95% CI]" in out and "classical" in out
     assert (tmp_path / "accuracy_vs_budget.png").stat().st_size > 1000
+    saved = json.loads((tmp_path / "config.json").read_text())["config"]
+    assert saved["classifier_steps"] == 40 and saved["gan_width"] == 16
 
 
 def test_cli_doctor_and_data(capsys):
@@ -144,3 +148,7 @@ def test_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):
             "--methods", "none", "--no-imbalance", "--out", str(tmp_path)]
     assert main(args) == 2
     assert "only" in capsys.readouterr().err  # "Asked for 500 images of class 0, but only ..."
+    assert main(args[:-2] + ["--set", "budgets=5"]) == 2
+    assert "--set takes NAME=VALUE with NAME one of" in capsys.readouterr().err
+    assert main(args[:-2] + ["--set", "classifier_steps=many"]) == 2
+    assert "--set classifier_steps needs an int, got 'many'" in capsys.readouterr().err
