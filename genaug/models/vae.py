@@ -138,8 +138,8 @@ def interpolate(
         raise ValueError(f"x_a and x_b must be one image each, (C, H, W) or (1, C, H, W); got "
                          f"{tuple(x_a.shape)} and {tuple(x_b.shape)}. Index one image: x[i].")
     ends = ends.to(device)
-    mu, _ = vae.encode(ends, None if labels is None else torch.as_tensor(labels).expand(2))
+    mu, _ = vae.encode(ends, labels)  # one class label is expanded to the batch
     t = torch.linspace(0, 1, steps, device=device).unsqueeze(1)  # (steps, 1)
     z = (1 - t) * mu[0] + t * mu[1]  # (steps, latent_dim)
-    strip = vae.decode(z, None if labels is None else torch.as_tensor(labels).expand(steps))
+    strip = vae.decode(z, labels)
     return torch.sigmoid(strip)
