@@ -190,8 +190,7 @@ def _find_idx_folder(name: str, split: str, root, download: bool | None) -> Path
         dataset_cls = getattr(torchvision.datasets, TORCHVISION_NAMES[name])
         dataset_cls(str(torchvision_root()), train=split == "train", download=True)
         return torchvision_root() / TORCHVISION_NAMES[name] / "raw"
-    given = [Path(root).expanduser()] if root is not None else []
-    looked = "\n".join(f"  - {d}" for d in given + [c for c in candidates[len(given) * 3:]])
+    looked = "\n".join(f"  - {d}" for d in candidates)
     debian = (
         "  2. Debian/Ubuntu, offline: sudo apt-get install dataset-fashion-mnist\n"
         if name in DEBIAN_DIRS else ""
