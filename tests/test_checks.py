@@ -1,5 +1,6 @@
 """The exercise self-checks: each passes on a correct solution and names each planted mistake."""
 
+import functools
 import math
 
 import pytest
@@ -78,7 +79,7 @@ def test_flip_passes_on_genaug(capsys):
 
 
 @pytest.mark.parametrize("fn, message", [
-    (stub, "not done yet: stub still raises NotImplementedError"),
+    (stub, "not done yet: your stub still raises NotImplementedError"),
     (crashes, "your crashes raised RuntimeError"),
     (flip_one_coin, "one random number per image"),
     (flip_upside_down, "mirrored top to bottom"),
@@ -95,6 +96,11 @@ def test_stub_is_not_done_yet_and_not_implemented():
     with pytest.raises(NotImplementedError, match="^not done yet"):
         checks.check_random_flip(stub)
     assert issubclass(NotDoneYet, CheckFailed)
+
+
+def test_a_function_without_a_name_is_called_your_function():
+    with pytest.raises(CheckFailed, match="^your function raised RuntimeError"):
+        checks.check_random_flip(functools.partial(crashes))
 
 
 def test_jupyter_shows_the_message_only():

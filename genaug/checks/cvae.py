@@ -1,0 +1,120 @@
+"""Checks for exercise 03: sampling a conditional VAE, by class mix and as a style grid."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from genaug.checks.common import _expect, _gen, _ok, _passed, _run, _seeded, _tensor, _tuple
+from genaug.models.vae import VAE, VAEConfig
+
+
+class _EchoVAE(VAE):
+    """A conditional VAE whose decoder writes the class and the code z into the image, so a
+    check can read back which label and which z made each image."""
+
+    def decode(self, z: torch.Tensor, labels=None) -> torch.Tensor:
+        """Logits with one lit pixel for the class in row 0 and the code z in row 1."""
+        labels = self._labels(labels, z.shape[0])
+        n, d, s = z.shape[0], self.config.latent_dim, self.config.image_size
+        logits = torch.full((n, 1, s, s), -6.0, device=z.device)
+        logits[torch.arange(n), 0, 0, labels] = 6.0  # row 0: one lit pixel for the class
+        logits[:, 0, 1, :d] = z  # row 1: the code itself
+        return logits
+
+
+def _echo_vae(n_classes: int = 5) -> _EchoVAE:
+    """A tiny echo model with 8x8 images and a 4-dimensional code."""
+    config = VAEConfig(image_size=8, latent_dim=4, n_classes=n_classes, width=4, hidden=8)
+    return _EchoVAE(config).eval()
+
+
+def _read_back(model: _EchoVAE, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The labels and codes z that ``_EchoVAE`` wrote into ``images``."""
+    k, d = model.config.n_classes, model.config.latent_dim
+    labels = images[:, 0, 0, :k].argmax(1)
+    z = torch.logit(images[:, 0, 1, :d].double().clamp(1e-12, 1 - 1e-12)).float()
+    return labels, z
+
+
+def _images_in_range(images: torch.Tensor) -> None:
+    """Pixel values, not logits: everything in [0, 1]."""
+    low, high = float(images.min()), float(images.max())
+    _expect(0.0 <= low and high <= 1.0, f"your images range from {low:.3g} to {high:.3g}: "
+            "model.decode returns logits; turn them into pixel values with torch.sigmoid.")
+
+
+def check_class_mix(fn: Callable) -> None:
+    """``fn(model, counts, generator)``: images and labels with counts[c] images of class c."""
+    with _seeded():
+        model = _echo_vae()
+        counts = [5, 0, 3, 12, 100]
+        images, labels = _tuple(_run(fn, model, counts, _gen(0)), fn, 2, "a pair (images, labels)")
+        n = sum(counts)
+        _tensor(images, fn, (n, 1, 8, 8))
+        _tensor(labels, fn, (n,))
+        _expect(labels.dtype == torch.int64, f"labels have dtype {labels.dtype}: return "
+                "int64 class ids (torch.long).")
+        _ok(f"{n} images of shape (1, 8, 8) and {n} int64 labels")
+        got = torch.bincount(labels, minlength=len(counts)).tolist()
+        _expect(got == counts, f"your labels hold {got} images per class where counts asked "
+                f"for {counts}: build them with torch.repeat_interleave(torch.arange(K), "
+                "torch.tensor(counts)).")
+        _ok("the class counts are the ones asked for")
+        _images_in_range(images)
+        _ok("pixel values lie in [0, 1]")
+        _expect_decoded_from_prior(model, images, labels)
+        again = _run(fn, model, counts, _gen(0))[0]
+        _expect(torch.equal(images, again), "the same seed gave different images: draw z with "
+                "torch.randn(n, latent_dim, generator=generator).")
+        _expect(not torch.equal(images, _run(fn, model, counts, _gen(1))[0]),
+                "two different seeds gave the same images: draw z with the generator.")
+        _ok("the same seed repeats the batch, another seed changes it")
+    _passed("a labelled synthetic batch with the class mix asked for.")
+
+
+def _expect_decoded_from_prior(model: _EchoVAE, images: torch.Tensor, labels: torch.Tensor
+                               ) -> None:
+    """Each image was decoded with its own label, from a code drawn from N(0, I)."""
+    drawn, z = _read_back(model, images)
+    wrong = torch.nonzero(drawn != labels).flatten()
+    _expect(len(wrong) == 0, f"image {int(wrong[0]) if len(wrong) else 0} was decoded for "
+            "another class than its label says: decode with the same labels you return "
+            "(shuffle images and labels together, or not at all).")
+    _ok("every image was decoded with the label returned beside it")
+    _expect(abs(float(z.mean())) < 0.15 and abs(float(z.std()) - 1) < 0.15,
+            f"your codes z have mean {float(z.mean()):.2f} and std {float(z.std()):.2f}: "
+            "draw them from the prior N(0, I) with torch.randn(..., generator=generator).")
+    _ok("the codes z come from the prior N(0, I)")
+
+
+def check_style_grid(fn: Callable) -> None:
+    """``fn(model, n_styles, generator)``: (K * n_styles) images, row c = class c, column s =
+    the same code z_s for every class."""
+    with _seeded():
+        model = _echo_vae(n_classes=4)
+        k, n_styles = 4, 6
+        images = _tensor(_run(fn, model, n_styles, _gen(0)), fn, (k * n_styles, 1, 8, 8))
+        _images_in_range(images)
+        _ok(f"{k} classes x {n_styles} styles = {k * n_styles} images in [0, 1]")
+        labels, z = _read_back(model, images)
+        wanted = torch.arange(k).repeat_interleave(n_styles)
+        i = int(torch.argmax((labels != wanted).int()))
+        _expect(torch.equal(labels, wanted), f"image {i} should show class {int(wanted[i])} "
+                f"(row r holds class r in every column), but was decoded as class "
+                f"{int(labels[i])}: labels = torch.arange(K).repeat_interleave(n_styles).")
+        _ok("row r holds class r")
+        grid = z.view(k, n_styles, -1)  # (K, n_styles, latent_dim)
+        distinct = len({tuple(v) for v in z.round(decimals=4).tolist()})
+        _expect(bool((grid - grid[:1]).abs().max() < 1e-4) or distinct != n_styles,
+                "you drew the right number of codes but placed them wrongly: image "
+                "r * n_styles + s must use code s, so repeat the block of codes for each class "
+                "(z.repeat(K, 1)), not each code K times in a row.")
+        _expect(bool((grid - grid[:1]).abs().max() < 1e-4), "the images of one column were "
+                "decoded from different codes z: draw n_styles codes once and reuse each one "
+                "for every class (z.repeat(K, 1)).")
+        _expect(distinct == n_styles, f"you used {distinct} different codes, expected "
+                f"{n_styles}: draw one code per column from N(0, I).")
+        _ok("each column keeps one code z across all classes")
+    _passed("a class-by-style grid: the class changes down a column, the style along a row.")

@@ -1,0 +1,100 @@
+"""Checks for exercise 07: the paired gain with its t-interval, and the leaks of a design."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+from genaug.checks.common import _close, _expect, _number, _ok, _passed, _run, _tuple, _your
+
+DESIGN_STEPS: dict[str, tuple[str, bool, str]] = {
+    # letter: (the step, is it fair?, why)
+    "A": ("Hold out 50 labelled images per class from the training split as a validation set.",
+          True, "choices made on a validation set never touch the test set."),
+    "B": ("Train the conditional GAN on the whole labelled training set (60,000 images), then "
+          "use its samples to help a classifier that has 10 labels per class.",
+          False, "the generator saw far more labels than the classifier's budget, so its "
+          "samples smuggle in labels the method does not have."),
+    "C": ("Try synthetic shares of 25%, 50% and 75% and keep the one with the best test "
+          "accuracy.", False, "choosing on the test set makes the test score optimistic; "
+          "choose on the validation set."),
+    "D": ("Train every method's classifier for the same 2,000 steps with the same batch size.",
+          True, "equal compute: a method cannot win by simply training longer."),
+    "E": ("Run 5 seeds; report the best seed for the augmented method and the mean for the "
+          "baseline.", False, "the best of 5 is biased upwards; report the same statistic "
+          "(the mean with its interval) for every method."),
+    "F": ("For each seed, give every method the same labelled subset and the same initial "
+          "weights, and compare them seed by seed.", True, "this pairs the runs, so their "
+          "differences cancel the luck of the subset: a narrower, honest interval."),
+}
+
+
+def check_paired_gain(fn: Callable) -> None:
+    """``fn(method_scores, baseline_scores)``: mean per-seed gain and its 95% t-interval."""
+    from genaug.stats import mean_ci  # here, not at the top: scipy takes seconds to import
+
+    method = [0.81, 0.78, 0.84, 0.80, 0.83]
+    baseline = [0.78, 0.76, 0.80, 0.78, 0.79]
+    out = _tuple(_run(fn, method, baseline), fn, 3,
+                 "three numbers: (mean gain, low end, high end)")
+    gain, low, high = (_number(v, fn) for v in out)
+    diffs = [m - b for m, b in zip(method, baseline, strict=True)]
+    want, want_low, want_high = mean_ci(diffs)
+    _expect(not _close(gain, -want), f"your gain is {gain:.4g}, the baseline minus the method: "
+            "the gain is method - baseline (positive when the method is better).")
+    _expect(_close(gain, want), f"your mean gain is {gain:.4g}, expected {want:.4g}, the mean "
+            "of the per-seed differences.")
+    _ok(f"mean gain {gain:+.4f}")
+    _expect(_close(low + high, 2 * gain, rtol=1e-3), "the interval is not centred on the mean "
+            "gain: mean - half-width to mean + half-width.")
+    _expect_t_interval((low, high), (want_low, want_high), diffs)
+    _ok("the 95% interval is the paired t-interval")
+    three = _tuple(_run(fn, [0.5, 0.7, 0.65], [0.45, 0.6, 0.66]), fn, 3, "three numbers")
+    want_three = mean_ci([0.05, 0.1, -0.01])
+    _expect(all(_close(_number(a, fn), b) for a, b in zip(three, want_three, strict=True)),
+            "with 3 seeds your interval differs from the t-interval with 2 degrees of freedom: "
+            "compute the t quantile from n, do not hard-code it.")
+    _ok("it adapts to the number of seeds")
+    _passed("the paired gain with its 95% confidence interval, as genaug.stats computes it.")
+
+
+def _expect_t_interval(got: tuple[float, float], want: tuple[float, float],
+                       diffs: Sequence[float]) -> None:
+    """The learner's interval ``got`` is the paired t-interval ``want`` of ``diffs``."""
+    n, mean = len(diffs), sum(diffs) / len(diffs)
+    half, want_half = (got[1] - got[0]) / 2, (want[1] - want[0]) / 2
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    t = want_half * math.sqrt(n) / sd  # Student's quantile, t(0.975, n - 1)
+    _expect(not _close(half, 1.96 * sd / math.sqrt(n), rtol=1e-3), "you used the normal "
+            f"quantile 1.96; with {n} seeds use Student's t with n - 1 = {n - 1} degrees of "
+            f"freedom, scipy.stats.t.ppf(0.975, {n - 1}) = {t:.3f}: the normal interval is too "
+            "narrow.")
+    _expect(not _close(half, want_half * math.sqrt((n - 1) / n), rtol=1e-3), "your standard "
+            "deviation divides by n; the sample standard deviation divides by n - 1.")
+    _expect(not _close(half, want_half * math.sqrt(n), rtol=1e-3), "your interval is as wide "
+            "as one seed's spread: the standard error of the mean is sd / sqrt(n).")
+    _expect(half < 1.5 * want_half, f"your interval (+-{half:.4f}) is much wider than the "
+            f"paired one (+-{want_half:.4f}): the seeds pair the runs, so take the differences "
+            "seed by seed first, then the t-interval of those differences.")
+    _expect(_close(half, want_half, rtol=1e-3), f"your interval is [{got[0]:.4f}, "
+            f"{got[1]:.4f}], expected [{want[0]:.4f}, {want[1]:.4f}] = mean +- t(0.975, n-1) "
+            "* sd / sqrt(n) of the per-seed differences.")
+
+
+def check_unfair_steps(fn: Callable) -> None:
+    """``fn()`` returns the set of letters of DESIGN_STEPS that make the comparison unfair."""
+    answer = _run(fn)
+    _expect(isinstance(answer, (set, frozenset, list, tuple, str)), f"{_your(fn)} should "
+            "return a set of letters, e.g. {'A', 'B'}.")
+    chosen = {str(a).strip().upper() for a in answer}
+    unknown = chosen - set(DESIGN_STEPS)
+    _expect(not unknown, f"there is no step {sorted(unknown)}: the steps are "
+            f"{', '.join(DESIGN_STEPS)}.")
+    problems = [f"step {k} is unfair: {why}" for k, (_, fair, why) in DESIGN_STEPS.items()
+                if not fair and k not in chosen]
+    problems += [f"step {k} is fine: {why}" for k, (_, fair, why) in DESIGN_STEPS.items()
+                 if fair and k in chosen]
+    _expect(not problems, "not quite. " + " ".join(problems))
+    for k, (_, fair, why) in DESIGN_STEPS.items():
+        _ok(f"{k} {'fair' if fair else 'UNFAIR'}: {why}")
+    _passed("you found every leak and no false alarm.")
