@@ -10,10 +10,49 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
 import sys
 from pathlib import Path
 
-from genaug.config import set_quick
+from genaug.config import check_environment, mode, set_quick
+
+# settings with options of their own, which --set refuses
+OPTIONS_WITH_FLAGS = {"budgets": "--budgets", "methods": "--methods", "seeds": "--seeds",
+                      "ratio": "--ratio", "dataset": "--dataset", "mode": "--quick"}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the bad value and where the options are listed."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def whole_number(minimum: int):
+    """An argparse type: a whole number of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text} must be at least {minimum}")
+        return value
+
+    return parse
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number (NaN and infinity name no share of anything)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+    return value
 
 
 def _experiment(args: argparse.Namespace) -> int:
@@ -31,37 +70,55 @@ def _experiment(args: argparse.Namespace) -> int:
         "seeds": args.seeds, "ratio": args.ratio,
         "imbalance": False if args.no_imbalance else None,
     }.items() if v is not None}
-    config = preset(dataset, **overrides, **_settings(args.set or []))
-    out = Path(args.out or f"results/{'quick' if args.quick else 'full'}-{dataset}")
-    print(f"Running the experiment on {dataset}; results go to {out}/")
-    results = run_experiment(config, out, workers=args.workers)
+    config = preset(dataset, **overrides, **_settings(args.set or [], overrides))
+    out = Path(args.out or f"results/{mode()}-{dataset}")
+    print(f"Running the experiment on {dataset} in {mode()} mode; results go to {out}/")
+    try:
+        results = run_experiment(config, out, workers=args.workers)
+    except KeyboardInterrupt:
+        print(f"\nInterrupted. Finished jobs are saved in {out}/; run the same command again "
+              "to resume where it stopped.", file=sys.stderr)
+        return 130
     print(experiment_report(results))
     return 0
 
 
-def _settings(pairs: list[str]) -> dict:
-    """``["classifier_steps=600", ...]`` as ExperimentConfig overrides of the right types."""
-    import dataclasses
+def _parse_bool(name: str, text: str) -> bool:
+    words = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+    if text.lower() not in words:
+        raise ValueError(f"--set {name} needs true or false, got {text!r}.")
+    return words[text.lower()]
 
+
+def _parse_number(name: str, text: str, kind: type) -> int | float:
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"--set {name} needs a{'n int' if kind is int else ' float'}, "
+                         f"got {text!r}.") from None
+
+
+def _settings(pairs: list[str], given: dict) -> dict:
+    """``["classifier_steps=600", ...]`` as ExperimentConfig overrides of the right types."""
     from genaug.experiment import ExperimentConfig
 
     defaults = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)}
-    settings = {}
+    scalars = sorted(k for k, v in defaults.items()
+                     if isinstance(v, (bool, int, float, str)) and k not in OPTIONS_WITH_FLAGS)
+    settings: dict = {}
     for pair in pairs:
         name, _, text = pair.partition("=")
-        default = defaults.get(name)
-        if not text or not isinstance(default, (bool, int, float)):
-            scalars = sorted(k for k, v in defaults.items() if isinstance(v, (bool, int, float)))
-            raise ValueError(f"--set takes NAME=VALUE with NAME one of {', '.join(scalars)}; got "
-                             f"{pair!r} (budgets, methods and seeds have their own options).")
-        if isinstance(default, bool):
-            settings[name] = text.lower() in ("1", "true", "yes")
-        else:
-            try:
-                settings[name] = type(default)(text)
-            except ValueError:
-                raise ValueError(f"--set {name} needs a{'n int' if isinstance(default, int) else ' float'}"
-                                 f", got {text!r}.") from None
+        if name in OPTIONS_WITH_FLAGS:
+            raise ValueError(f"--set {name}: use the option {OPTIONS_WITH_FLAGS[name]} instead.")
+        if not text or name not in scalars:
+            raise ValueError(f"--set takes NAME=VALUE with NAME one of {', '.join(scalars)}; "
+                             f"got {pair!r}.")
+        if name in settings or name in given:
+            raise ValueError(f"{name} is set twice; give it once.")
+        default = defaults[name]
+        settings[name] = (_parse_bool(name, text) if isinstance(default, bool) else
+                          text if isinstance(default, str) else
+                          _parse_number(name, text, type(default)))
     return settings
 
 
@@ -113,42 +170,51 @@ def _benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m genaug", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_experiment(sub) -> None:
     exp = sub.add_parser("experiment", help="run the augmentation experiment")
     exp.add_argument("--dataset", choices=["fashion_mnist", "mnist", "digits"])
-    exp.add_argument("--budgets", type=int, nargs="+", help="labelled images per class")
+    exp.add_argument("--budgets", type=whole_number(1), nargs="+",
+                     help="labelled images per class")
     exp.add_argument("--methods", nargs="+", help="subset of: none classical cvae cgan "
                      "cvae+classical cgan+classical")
-    exp.add_argument("--seeds", type=int, help="number of seeds (full: 5, quick: 2)")
-    exp.add_argument("--ratio", type=float, help="fixed generated share of each batch "
-                     "(default: chosen on the validation set)")
+    exp.add_argument("--seeds", type=whole_number(1),
+                     help="number of seeds (5; an interval needs 3 or more)")
+    exp.add_argument("--ratio", type=finite_float, help="fixed generated share of each batch, "
+                     "in (0, 1] (default: chosen on the validation set)")
     exp.add_argument("--no-imbalance", action="store_true", help="skip the imbalance study")
     exp.add_argument("--set", action="append", metavar="NAME=VALUE",
                      help="override one setting of ExperimentConfig, e.g. classifier_steps=600")
     exp.add_argument("--quick", action="store_true", help="quick mode: CPU-sized, minutes")
-    exp.add_argument("--workers", type=int, help="parallel jobs (default: 4 on a GPU, 1 on CPU)")
+    exp.add_argument("--workers", type=whole_number(1),
+                     help="parallel jobs (default: 4 on a GPU, 1 on CPU)")
     exp.add_argument("--out", help="results folder (default: results/<mode>-<dataset>)")
     exp.set_defaults(run=_experiment)
 
-    sub.add_parser("doctor", help="check this machine is ready").set_defaults(run=_doctor)
-    sub.add_parser("data", help="describe the datasets").set_defaults(run=_data)
 
+def _add_benchmark(sub) -> None:
     bench = sub.add_parser("benchmark", help="on-device pipeline vs tutorial DataLoader")
     bench.add_argument("--dataset", choices=["fashion_mnist", "mnist", "digits"])
-    bench.add_argument("--steps", type=int, default=200)
-    bench.add_argument("--repeats", type=int, default=3)
-    bench.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
+    bench.add_argument("--steps", type=whole_number(1), default=200)
+    bench.add_argument("--repeats", type=whole_number(1), default=3)
+    bench.add_argument("--workers", type=whole_number(0), default=2,
+                       help="DataLoader worker processes (0: in the main process)")
     bench.set_defaults(run=_benchmark)
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = Parser(prog="python -m genaug", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    _add_experiment(sub)
+    sub.add_parser("doctor", help="check this machine is ready").set_defaults(run=_doctor)
+    sub.add_parser("data", help="describe the datasets").set_defaults(run=_data)
+    _add_benchmark(sub)
     args = parser.parse_args(argv)
     if getattr(args, "quick", False):
         set_quick(True)
     try:
+        check_environment()
         return args.run(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:  # our errors say the fix
+    except (ValueError, OSError, RuntimeError) as error:  # our errors say the fix
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -6,9 +6,9 @@ import math
 
 import matplotlib.pyplot as plt
 
-from genaug.experiment import Results
+from genaug.experiment import Results, parse_method
 from genaug.plots import plot_with_ci
-from genaug.stats import format_table
+from genaug.stats import MIN_SEEDS, format_table
 
 
 def _pct(row: dict, key: str) -> str:
@@ -42,6 +42,48 @@ def imbalance_table(results: Results) -> str:
                                "balanced gain vs none"])
 
 
+def verdict(row: dict, baseline: str) -> str:
+    """One sentence about ``row``'s paired gain over ``baseline``, read from its interval."""
+    gain = row.get(f"gain_vs_{baseline}")
+    low, high = row.get(f"gain_vs_{baseline}_low"), row.get(f"gain_vs_{baseline}_high")
+    head = f"at {row['budget']} per class, {row['method']}'s gain over {baseline} is "
+    if gain is None:
+        return head + "not available."
+    if low is None or math.isnan(low):
+        return head + (f"{100 * gain:+.1f} points from {row['n_seeds']} seed(s): an interval "
+                       f"needs {MIN_SEEDS} or more, so this is no evidence.")
+    text = head + f"{100 * gain:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}] points: "
+    if low > 0:
+        return text + "the interval excludes 0, so this is evidence of a gain."
+    if high < 0:
+        return text + "the interval excludes 0, so this is evidence of a loss."
+    return text + "the interval includes 0: no evidence of a difference."
+
+
+def classical_lost(summary: list[dict], budget: int) -> bool:
+    """True where classical augmentation itself is evidently worse than none at ``budget``."""
+    return any(r["method"] == "classical" and r["budget"] == budget
+               and r.get("gain_vs_none_high", math.nan) < 0 for r in summary)
+
+
+def verdicts(results: Results) -> list[str]:
+    """The generative methods' verdicts over none and over classical, with the caveats."""
+    lines = []
+    for row in results.summary:
+        if parse_method(row["method"]).generator is None:
+            continue
+        lines.append(verdict(row, "none"))
+        if "gain_vs_classical" in row:
+            note = (" (classical itself lost to none here: a gain over it says little about "
+                    "the generator)" if classical_lost(results.summary, row["budget"]) else "")
+            lines.append(verdict(row, "classical") + note)
+    if lines:
+        lines.append(f"Caveat: {len(lines)} intervals are read at once; at 95% each, about "
+                     f"{len(lines) / 20:.1f} would exclude 0 by chance alone if no method "
+                     "mattered, so a single excluded 0 is weak evidence.")
+    return lines
+
+
 def experiment_report(results: Results) -> str:
     """The whole report the command line prints at the end of a run."""
     cfg = results.config
@@ -51,6 +93,12 @@ def experiment_report(results: Results) -> str:
         "Test accuracy (mean over seeds, 95% CI) and paired gains in percentage points:",
         summary_table(results),
     ]
+    if cfg.seeds < MIN_SEEDS:
+        parts.append(f"With {cfg.seeds} seed(s) the table shows means only: an interval needs "
+                     f"{MIN_SEEDS} or more seeds (--seeds {MIN_SEEDS}).")
+    lines = verdicts(results)
+    if lines:
+        parts += ["\nVerdicts, read from the paired intervals:", *lines]
     if results.imbalance_summary:
         parts += [f"\nImbalance study: classes {list(cfg.imbalance_minority)} cut to "
                   f"{cfg.imbalance_fraction:.0%} of {cfg.imbalance_per_class} per class",
@@ -61,34 +109,41 @@ def experiment_report(results: Results) -> str:
     return "\n".join(parts)
 
 
+def _bands(summary: list[dict], budgets: list, key: str, skip: str | None = None) -> dict:
+    """Per method, (mean, low, high) of ``key`` in points over ``budgets``; a band collapses to
+    the mean where there is no interval (fewer than 3 seeds)."""
+    out = {}
+    for method in dict.fromkeys(r["method"] for r in summary):
+        rows = [next(r for r in summary if r["budget"] == b and r["method"] == method)
+                for b in budgets]
+        if method == skip or key not in rows[0]:
+            continue
+        mean = [100 * r[key] for r in rows]
+        low = [100 * (r[key] if math.isnan(r[f"{key}_low"]) else r[f"{key}_low"]) for r in rows]
+        high = [100 * (r[key] if math.isnan(r[f"{key}_high"]) else r[f"{key}_high"])
+                for r in rows]
+        out[method] = (mean, low, high)
+    return out
+
+
 def plot_results(results: Results) -> plt.Figure:
     """Accuracy vs budget per method, and the gain over no augmentation, with 95% CI bands."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
     budgets = sorted({r["budget"] for r in results.summary})
     methods = list(dict.fromkeys(r["method"] for r in results.summary))
-
-    def series(key: str, skip: str | None = None) -> dict:
-        out = {}
-        for m in methods:
-            rows = [next(r for r in results.summary if r["budget"] == b and r["method"] == m)
-                    for b in budgets]
-            if m == skip or key not in rows[0]:
-                continue
-            mean = [100 * r[key] for r in rows]
-            low = [100 * r[f"{key}_low"] if not math.isnan(r[f"{key}_low"]) else 100 * r[key]
-                   for r in rows]
-            high = [100 * r[f"{key}_high"] if not math.isnan(r[f"{key}_high"]) else 100 * r[key]
-                    for r in rows]
-            out[m] = (mean, low, high)
-        return out
-
-    plot_with_ci(budgets, series("test_accuracy"), "labelled images per class",
-                 "test accuracy (%)", title="Accuracy vs label budget (95% CI)", ax=left)
+    plot_with_ci(budgets, _bands(results.summary, budgets, "test_accuracy"),
+                 "labelled images per class", "test accuracy (%)",
+                 title="Accuracy vs label budget (95% CI)", ax=left)
     # 'none' has no gain line: skip its colour so each method keeps one colour in both panels
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     right.set_prop_cycle(color=[palette[i % len(palette)] for i, m in enumerate(methods)
                                 if m != "none"])
-    plot_with_ci(budgets, series("gain_vs_none", skip="none"), "labelled images per class",
+    gains = _bands(results.summary, budgets, "gain_vs_none", skip="none")
+    if not gains:  # 'none' alone, or no 'none' to pair with
+        right.text(0.5, 0.5, "no method to pair with 'none'", ha="center", va="center")
+        right.set_axis_off()
+        return fig
+    plot_with_ci(budgets, gains, "labelled images per class",
                  "gain over no augmentation (points)", title="Paired gain (95% CI)", ax=right)
     right.axhline(0, color="black", linewidth=0.8)
     return fig

@@ -4,6 +4,10 @@ With a handful of seeds a mean alone says little; a 95% interval from Student's 
 sure we are. Methods trained with the same seed share their labelled subset, initial weights
 and real batches, so their differences are *paired*: the interval of the per-seed differences
 is much narrower than the two intervals side by side would suggest.
+
+Two rules keep the numbers honest: an interval needs at least ``MIN_SEEDS`` seeds (from two, a
+t-interval is a number with no meaning: its width rests on one degree of freedom), and it never
+leaves the metric's range (an accuracy stays in [0, 1], a gain in accuracy in [-1, 1]).
 """
 
 from __future__ import annotations
@@ -14,18 +18,29 @@ from typing import Iterable, Mapping, Sequence
 
 from scipy import stats as _scipy_stats
 
+MIN_SEEDS = 3  # fewer values give a mean but no interval
+ACCURACY_RANGE = (0.0, 1.0)
 
-def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and the two ends of its ``level`` confidence interval (Student's t; NaN for n < 2)."""
+
+def mean_ci(values: Sequence[float], level: float = 0.95,
+            bounds: tuple[float, float] | None = None) -> tuple[float, float, float]:
+    """Mean and the two ends of its ``level`` confidence interval (Student's t).
+
+    The ends are NaN for fewer than ``MIN_SEEDS`` values, and clipped to ``bounds`` (the
+    metric's range) when given.
+    """
     n = len(values)
     if n == 0:
         raise ValueError("mean_ci needs at least one value.")
     mean = sum(values) / n
-    if n < 2:
+    if n < MIN_SEEDS:
         return mean, math.nan, math.nan
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
     half = _scipy_stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
-    return mean, float(mean - half), float(mean + half)
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return mean, float(low), float(high)
 
 
 def paired_differences(
@@ -43,14 +58,29 @@ def paired_differences(
     return dict(diffs)
 
 
+def _gains(rows: Sequence[Mapping], method: str, key: tuple, metric: str,
+           baselines: Sequence[str], group: Sequence[str], bounds: tuple[float, float]) -> dict:
+    """The paired gain of ``method`` over each baseline in one group, with its interval."""
+    gain_bounds = (bounds[0] - bounds[1], bounds[1] - bounds[0])  # a difference of two values
+    out = {}
+    for base in baselines:
+        diffs = paired_differences(rows, method, base, metric, group).get(key, [])
+        if base != method and diffs:
+            gain, low, high = mean_ci(diffs, bounds=gain_bounds)
+            out.update({f"gain_vs_{base}": gain, f"gain_vs_{base}_low": low,
+                        f"gain_vs_{base}_high": high})
+    return out
+
+
 def summarise(
     rows: Sequence[Mapping],
     metric: str,
     baselines: Sequence[str],
     group: Sequence[str] = ("budget",),
+    bounds: tuple[float, float] = ACCURACY_RANGE,
 ) -> list[dict]:
     """One row per (group, method): mean and 95% CI of ``metric``, and the paired gain (with
-    its CI) over each baseline method."""
+    its CI) over each baseline method; every interval stays inside the metric's ``bounds``."""
     methods = list(dict.fromkeys(r["method"] for r in rows))
     groups = sorted({tuple(r[g] for g in group) for r in rows})
     summary = []
@@ -60,22 +90,16 @@ def summarise(
                       if r["method"] == method and tuple(r[g] for g in group) == key]
             if not values:
                 continue
-            mean, low, high = mean_ci(values)
-            out = {**dict(zip(group, key)), "method": method, "n_seeds": len(values),
-                   metric: mean, f"{metric}_low": low, f"{metric}_high": high}
-            for base in baselines:
-                if base == method:
-                    continue
-                diffs = paired_differences(rows, method, base, metric, group).get(key, [])
-                if diffs:
-                    gain, g_low, g_high = mean_ci(diffs)
-                    out.update({f"gain_vs_{base}": gain, f"gain_vs_{base}_low": g_low,
-                                f"gain_vs_{base}_high": g_high})
-            summary.append(out)
+            mean, low, high = mean_ci(values, bounds=bounds)
+            summary.append({**dict(zip(group, key, strict=True)), "method": method,
+                            "n_seeds": len(values), metric: mean, f"{metric}_low": low,
+                            f"{metric}_high": high,
+                            **_gains(rows, method, key, metric, baselines, group, bounds)})
     return summary
 
 
-def format_table(rows: Sequence[Mapping], columns: Sequence[str], percent: Sequence[str] = ()) -> str:
+def format_table(rows: Sequence[Mapping], columns: Sequence[str],
+                 percent: Sequence[str] = ()) -> str:
     """A plain-text table; columns named in ``percent`` print as percentages (0.1234 -> 12.3)."""
 
     def cell(row: Mapping, col: str) -> str:
@@ -88,6 +112,6 @@ def format_table(rows: Sequence[Mapping], columns: Sequence[str], percent: Seque
 
     table = [list(columns)] + [[cell(r, c) for c in columns] for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
-    lines = ["  ".join(v.rjust(w) for v, w in zip(line, widths)) for line in table]
+    lines = ["  ".join(v.rjust(w) for v, w in zip(line, widths, strict=True)) for line in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -6,11 +6,21 @@ import math
 import pytest
 import torch
 
-from genaug import experiment
 from genaug.__main__ import main
 from genaug.augment import config_for
 from genaug.data import ImageDataset, load_dataset
-from genaug.experiment import Recipe, choose_ratios, preset, run_experiment, stacked_batches
+from genaug.experiment import (
+    BudgetJob,
+    ImbalanceJob,
+    Recipe,
+    choose_ratios,
+    jobs,
+    preset,
+    recipe_for,
+    run_experiment,
+    stacked_batches,
+    train_generator,
+)
 from genaug.stats import format_table, mean_ci, paired_differences, summarise
 
 
@@ -21,19 +31,34 @@ def test_mean_ci_matches_student_t():
     assert low == pytest.approx(2.0 - half, rel=1e-5)
     assert high == pytest.approx(2.0 + half, rel=1e-5)
     assert all(math.isnan(v) for v in mean_ci([5.0])[1:])  # one seed: no interval
+    assert all(math.isnan(v) for v in mean_ci([0.5, 0.9])[1:])  # two seeds: no interval either
     with pytest.raises(ValueError, match="at least one"):
         mean_ci([])
 
 
+def test_intervals_never_leave_the_metric_range():
+    accuracies = [0.99, 1.0, 0.6]
+    _, low, high = mean_ci(accuracies, bounds=(0.0, 1.0))
+    assert mean_ci(accuracies)[2] > 1.0 and high == 1.0 and 0.0 <= low
+    rows = [{"budget": 5, "seed": s, "method": m, "acc": a}
+            for s, (x, y) in enumerate(((0.1, 0.95), (0.9, 0.2), (0.1, 0.99)))
+            for m, a in (("none", x), ("cvae", y))]
+    cvae = next(r for r in summarise(rows, "acc", ("none",)) if r["method"] == "cvae")
+    assert -1.0 <= cvae["gain_vs_none_low"] and cvae["gain_vs_none_high"] <= 1.0
+    assert 0.0 <= cvae["acc_low"] and cvae["acc_high"] <= 1.0
+
+
 def _rows():
     """Two methods whose scores vary a lot by seed but differ by exactly 0.02 within a seed."""
-    return [{"budget": 10, "seed": s, "method": m, "acc": base + s * 0.1 + (0.02 if m == "b" else 0)}
+    return [{"budget": 10, "seed": s, "method": m,
+             "acc": base + s * 0.1 + (0.02 if m == "b" else 0)}
             for s in range(4) for m, base in (("a", 0.5), ("b", 0.5))]
 
 
 def test_paired_gain_is_exact_and_narrower_than_separate_intervals():
     rows = _rows()
-    assert paired_differences(rows, "b", "a", "acc", ("budget",))[(10,)] == pytest.approx([0.02] * 4)
+    diffs = paired_differences(rows, "b", "a", "acc", ("budget",))
+    assert diffs[(10,)] == pytest.approx([0.02] * 4)
     summary = {r["method"]: r for r in summarise(rows, "acc", baselines=("a",))}
     b = summary["b"]
     assert b["gain_vs_a"] == pytest.approx(0.02)
@@ -84,22 +109,52 @@ def test_choose_ratios_takes_the_best_mean_validation_accuracy():
     assert choose_ratios(sweep) == {"cvae": 0.5}
 
 
-def test_generators_see_only_the_labelled_budget(monkeypatch, tmp_path):
-    seen = []
+def _spy_generators(monkeypatch, seen: list) -> None:
+    """Replace generator training by a spy that records what data each generator was given."""
 
-    def spy(kind, data, steps, seed, path=None, gan_width=64):
-        seen.append((kind, len(data)))
+    def spy(kind, data, config, seed, path=None):
+        seen.append((kind, len(data), sorted(data.class_counts().tolist())))
         return torch.nn.Identity(), False
 
-    monkeypatch.setattr(experiment, "train_generator", spy)
-    monkeypatch.setattr(experiment, "labelled_batch",
-                        lambda model, n, seed: (torch.rand(n, 1, 8, 8), torch.arange(n) % 10))
+    def fake_batch(model, n=None, counts=None, seed=0):
+        labels = torch.arange(n) % 10 if n is not None else torch.repeat_interleave(
+            torch.arange(len(counts)), torch.as_tensor(counts))
+        return torch.rand(len(labels), 1, 8, 8), labels
+
+    monkeypatch.setattr(jobs, "train_generator", spy)
+    monkeypatch.setattr(jobs, "labelled_batch", fake_batch)
+
+
+def test_generators_see_only_the_labelled_budget(monkeypatch, tmp_path):
+    seen = []
+    _spy_generators(monkeypatch, seen)
     config = preset("digits", budgets=(5,), seeds=1, classifier_steps=5,
                     methods=("none", "cvae", "cgan"), n_synthetic=20)
-    rows = experiment.budget_job(config, 5, 0, False, {"cvae": 0.5, "cgan": 0.5}, tmp_path)
-    assert seen == [("cvae", 50), ("cgan", 50)]  # 5 labelled images x 10 classes, nothing more
+    rows = BudgetJob(config, 5, 0, tmp_path, {"cvae": 0.5, "cgan": 0.5}).run()
+    assert [s[:2] for s in seen] == [("cvae", 50), ("cgan", 50)]  # 5 labelled x 10 classes
     assert [r["method"] for r in rows] == ["none", "cvae", "cgan"]
     assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in rows)
+
+
+def test_imbalance_job_cuts_the_minority_and_rebalances_with_generated_images(monkeypatch,
+                                                                              tmp_path):
+    seen = []
+    _spy_generators(monkeypatch, seen)
+    config = preset("digits", seeds=1, classifier_steps=5, imbalance_per_class=20,
+                    imbalance_minority=(0, 3), imbalance_fraction=0.25)
+    job = ImbalanceJob(config, 0, tmp_path)
+    rows = job.run()
+    # the generators saw the imbalanced set only: 8 classes of 20, two cut to 5
+    assert seen == [(g, 170, [5, 5] + [20] * 8) for g in ("cvae", "cgan")]
+    assert [r["method"] for r in rows] == ["none", "oversample", "classical", "cvae", "cgan"]
+    assert all(0.0 <= r["minority_recall"] <= 1.0 for r in rows)
+    balanced = job.recipe("cvae", _tiny_imbalanced())
+    assert balanced.data.class_counts().tolist() == [9, 9, 9]  # filled up to the largest class
+
+
+def _tiny_imbalanced() -> ImageDataset:
+    labels = torch.tensor([0] * 9 + [1] * 3 + [2] * 1)
+    return ImageDataset(torch.rand(len(labels), 1, 8, 8), labels, ("a", "b", "c"), "digits")
 
 
 def test_run_experiment_writes_results_resumes_and_refuses_another_config(tmp_path):
@@ -118,9 +173,9 @@ def test_run_experiment_writes_results_resumes_and_refuses_another_config(tmp_pa
 
 def test_unknown_method_and_generator_are_refused():
     with pytest.raises(ValueError, match="Unknown method 'mixup'"):
-        experiment._recipe("mixup", _tiny_data(), {}, {})
+        recipe_for("mixup", _tiny_data(), {}, {})
     with pytest.raises(ValueError, match="Unknown generator 'flow'"):
-        experiment.train_generator("flow", load_dataset("digits"), 1, 0)
+        train_generator("flow", load_dataset("digits"), preset("digits"), 0)
 
 
 def test_cli_experiment_runs_and_prints_the_summary(tmp_path, capsys):
@@ -147,8 +202,8 @@ def test_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):
     args = ["experiment", "--quick", "--dataset", "digits", "--budgets", "500", "--seeds", "1",
             "--methods", "none", "--no-imbalance", "--out", str(tmp_path)]
     assert main(args) == 2
-    assert "only" in capsys.readouterr().err  # "Asked for 500 images of class 0, but only ..."
+    assert "budget 500 does not fit digits" in capsys.readouterr().err
     assert main(args[:-2] + ["--set", "budgets=5"]) == 2
-    assert "--set takes NAME=VALUE with NAME one of" in capsys.readouterr().err
+    assert "use the option --budgets" in capsys.readouterr().err
     assert main(args[:-2] + ["--set", "classifier_steps=many"]) == 2
     assert "--set classifier_steps needs an int, got 'many'" in capsys.readouterr().err

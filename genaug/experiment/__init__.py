@@ -1,0 +1,53 @@
+"""The downstream experiment: do generated images make a small-data classifier better?
+
+The design, in the order the runner follows it:
+
+1. Every setting is checked before anything is trained or written (``validation``).
+2. A validation set is held out of the training split once (never the test set).
+3. For every label budget (images per class) and seed, a labelled subset is drawn; the
+   generators (conditional VAE and GAN) are trained on that subset **only**, never on more
+   labels than the classifier sees (``jobs``, ``generators``).
+4. The share of generated images in a batch is chosen per generator on the validation set,
+   at the smallest budget (a short sweep), unless a ratio is fixed.
+5. Every method trains the same classifier for the same number of steps. The methods of one
+   seed start from the same weights and see the same real batches, so their differences are
+   paired. They are trained side by side as one stacked model (see ``SmallCNN``).
+6. Test accuracy per (method, budget, seed) goes to a CSV; the summary gives means with 95%
+   confidence intervals and the paired gain over no augmentation and over classical
+   augmentation (``runner``, ``genaug.stats``).
+7. A class-imbalance study compares no augmentation, oversampling, classical augmentation and
+   generator rebalancing on the minority classes' recall and on balanced accuracy.
+
+Every setting lives in one frozen :class:`ExperimentConfig` (``settings``), recorded in the
+results folder's ``config.json``.
+"""
+
+from genaug.experiment.generators import build_generator, train_generator
+from genaug.experiment.jobs import (
+                                    BudgetJob,
+                                    ImbalanceJob,
+                                    Recipe,
+                                    recipe_for,
+                                    stacked_batches,
+                                    train_stack,
+)
+from genaug.experiment.results_io import read_rows
+from genaug.experiment.runner import Results, choose_ratios, default_workers, run_experiment
+from genaug.experiment.settings import (
+                                    GENERATORS,
+                                    IMBALANCE_METHODS,
+                                    METHODS,
+                                    VAL_SEED,
+                                    ExperimentConfig,
+                                    Method,
+                                    parse_method,
+                                    preset,
+)
+from genaug.experiment.validation import ConfigError, validate
+
+__all__ = [
+    "GENERATORS", "IMBALANCE_METHODS", "METHODS", "VAL_SEED", "BudgetJob", "ConfigError",
+    "ExperimentConfig", "ImbalanceJob", "Method", "Recipe", "Results", "build_generator",
+    "choose_ratios", "default_workers", "parse_method", "preset", "read_rows", "recipe_for",
+    "run_experiment", "stacked_batches", "train_generator", "train_stack", "validate",
+]

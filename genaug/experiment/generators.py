@@ -1,0 +1,61 @@
+"""The experiment's generators: a conditional VAE or GAN trained on the labelled budget only."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from genaug.checkpoint import CheckpointMismatchError, load_model, save_model
+from genaug.data import ImageDataset
+from genaug.experiment.settings import GENERATORS, ExperimentConfig
+from genaug.models.gan import GAN, GANConfig
+from genaug.models.vae import VAE, VAEConfig
+from genaug.train import TrainingDivergedError, fit_gan, fit_vae
+
+
+def build_generator(kind: str, data: ImageDataset, config: ExperimentConfig) -> nn.Module:
+    """An untrained cVAE or cGAN sized for ``data``, with the recipe ``config`` records."""
+    if kind == "cvae":
+        return VAE(VAEConfig(image_size=data.image_size, n_classes=data.n_classes,
+                             latent_dim=config.cvae_latent_dim))
+    if kind == "cgan":
+        return GAN(GANConfig(image_size=data.image_size, n_classes=data.n_classes,
+                             loss=config.gan_loss, ema_decay=config.gan_ema_decay,
+                             width=config.gan_width))
+    raise ValueError(f"Unknown generator {kind!r}; choose one of {GENERATORS}.")
+
+
+def _fit(kind: str, model: nn.Module, data: ImageDataset, config: ExperimentConfig,
+         seed: int) -> None:
+    if kind == "cvae":
+        fit_vae(model, data, config.generator_steps, batch_size=config.generator_batch_size,
+                lr=config.cvae_lr, seed=seed, desc="cVAE")
+    else:
+        fit_gan(model, data, config.generator_steps, batch_size=config.generator_batch_size,
+                lr_d=config.gan_lr_d, lr_g=config.gan_lr_g, seed=seed, desc="cGAN")
+
+
+def train_generator(kind: str, data: ImageDataset, config: ExperimentConfig, seed: int,
+                    path: Path | None = None) -> tuple[nn.Module, bool]:
+    """A conditional VAE or GAN trained on ``data``; reuses ``path`` if it holds one already.
+
+    Returns the model and whether training stopped early because the GAN diverged (the model
+    is then used as it was: the experiment reports it rather than hiding it).
+    """
+    torch.manual_seed(seed)
+    model = build_generator(kind, data, config).to(data.device)
+    if path is not None and path.is_file():
+        with contextlib.suppress(CheckpointMismatchError):
+            return model, bool(load_model(model, path)["diverged"])
+    diverged = False
+    try:
+        _fit(kind, model, data, config, seed)
+    except TrainingDivergedError as error:
+        print(f"Note: the cGAN of seed {seed} diverged; its samples are used anyway. ({error})")
+        diverged = True
+    if path is not None:
+        save_model(model, path, diverged=diverged)
+    return model, diverged

@@ -1,0 +1,189 @@
+"""Running the experiment: phases in order, results in CSV files, and resuming where it stopped.
+
+Every finished job's rows are written at once (atomically), so an interrupted run (a closed
+laptop, a lost Colab session, Ctrl-C) resumes with the same command and gives the same CSVs as
+an unbroken one. ``config.json`` records every setting, the mode, the code version and the
+machine; a folder never mixes two configurations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing
+import os
+import subprocess
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from genaug import __version__
+from genaug.config import PROGRESS_ENV
+from genaug.data import load_dataset
+from genaug.device import describe, get_device
+from genaug.experiment.jobs import BudgetJob, ImbalanceJob
+from genaug.experiment.results_io import read_rows, write_csv
+from genaug.experiment.settings import GENERATORS, ExperimentConfig
+from genaug.experiment.validation import ConfigError, check_output_folder, validate
+from genaug.stats import summarise
+from genaug.train import progress_bar
+
+
+@dataclass
+class Results:
+    """Everything one run produced; the same tables are in CSV files in ``folder``."""
+
+    config: ExperimentConfig
+    folder: Path
+    ratios: dict[str, float]  # the generated share chosen for each generator
+    runs: list[dict]  # one row per (budget, seed, method)
+    sweep: list[dict]  # the validation sweep of the ratio
+    imbalance: list[dict]  # one row per (seed, method) of the imbalance study
+    summary: list[dict]  # per (budget, method): mean, CI, paired gains
+    imbalance_summary: list[dict]
+
+
+def default_workers() -> int:
+    """Parallel jobs: several on a GPU (small models leave it idle), one on a CPU."""
+    return min(4, os.cpu_count() or 1) if get_device().type == "cuda" else 1
+
+
+def prepare(config: ExperimentConfig, folder: Path) -> None:
+    """Validate everything, then record the config: nothing is written for a bad setting."""
+    validate(config)
+    counts = load_dataset(config.dataset, "train").class_counts().tolist()
+    validate(config, counts)
+    check_output_folder(folder)
+    _record_config(folder, config)
+
+
+def run_experiment(config: ExperimentConfig, out: str | Path, workers: int | None = None
+                   ) -> Results:
+    """Run (or resume) the whole experiment, writing CSVs and a summary to ``out``.
+
+    Jobs already in ``out``'s CSV files are not run again, so an interrupted run resumes where
+    it stopped.
+    """
+    folder = Path(out)
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"workers must be a positive whole number, got {workers!r}.")
+    prepare(config, folder)
+    workers = workers or default_workers()
+    seeds = range(config.seeds)
+    ratios, sweep = _choose_or_fix_ratios(config, folder, workers)
+    jobs = [BudgetJob(config, b, s, folder, ratios) for s in seeds for b in config.budgets]
+    runs = _run_jobs(jobs, folder / "runs.csv", workers, "budgets x seeds")
+    imbalance = []
+    if config.imbalance:
+        jobs = [ImbalanceJob(config, s, folder) for s in seeds]
+        imbalance = _run_jobs(jobs, folder / "imbalance.csv", workers, "imbalance study")
+    summary = summarise(runs, "test_accuracy", baselines=("none", "classical"))
+    imbalance_summary = _imbalance_summary(imbalance)
+    write_csv(folder / "summary.csv", summary)
+    write_csv(folder / "imbalance_summary.csv", imbalance_summary)
+    meta = json.loads((folder / "config.json").read_text())
+    meta["chosen_ratios"] = ratios
+    (folder / "config.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return Results(config, folder, ratios, runs, sweep, imbalance, summary, imbalance_summary)
+
+
+def _choose_or_fix_ratios(config: ExperimentConfig, folder: Path, workers: int
+                          ) -> tuple[dict[str, float], list[dict]]:
+    """The generated share per generator: fixed by ``ratio``, or swept on validation."""
+    generators = config.generators()
+    if config.ratio is not None or not generators:
+        return {g: config.ratio for g in generators}, []
+    jobs = [BudgetJob(config, min(config.budgets), s, folder, sweep=True)
+            for s in range(config.seeds)]
+    sweep = _run_jobs(jobs, folder / "ratio_sweep.csv", workers, "ratio sweep (validation)")
+    return choose_ratios(sweep), sweep
+
+
+def _imbalance_summary(imbalance: list[dict]) -> list[dict]:
+    """Minority recall and balanced accuracy per method, each with its paired gain."""
+    if not imbalance:
+        return []
+    recall = summarise(imbalance, "minority_recall", ("none",), group=())
+    balanced = summarise(imbalance, "balanced_accuracy", ("none",), group=())
+    return [{**r, **{k.replace("gain_", "balanced_gain_"): v for k, v in b.items()}}
+            for r, b in zip(recall, balanced, strict=True)]
+
+
+def choose_ratios(sweep: list[dict]) -> dict[str, float]:
+    """For each generator, the generated share with the best mean validation accuracy."""
+    chosen = {}
+    for g in GENERATORS:
+        by_ratio: dict[float, list[float]] = {}
+        for row in sweep:
+            if row["method"] == g:
+                by_ratio.setdefault(float(row["ratio"]), []).append(float(row["val_accuracy"]))
+        if by_ratio:
+            chosen[g] = max(by_ratio, key=lambda r: sum(by_ratio[r]) / len(by_ratio[r]))
+    return chosen
+
+
+def _run_quietly(job: BudgetJob | ImbalanceJob) -> list[dict]:
+    """Run one job with inner progress bars hidden (a worker process, or the main one)."""
+    previous = os.environ.get(PROGRESS_ENV)
+    os.environ[PROGRESS_ENV] = "0"
+    try:
+        return job.run()
+    finally:
+        if previous is None:
+            os.environ.pop(PROGRESS_ENV)
+        else:
+            os.environ[PROGRESS_ENV] = previous
+
+
+def _run_jobs(jobs: list, path: Path, workers: int, desc: str) -> list[dict]:
+    """Run the jobs not yet in ``path`` (in parallel processes if workers > 1), appending rows."""
+    fields = jobs[0].key_fields if jobs else ()
+    rows = read_rows(path, fields)
+    done = {tuple(row[f] for f in fields) for row in rows}
+    todo = [job for job in jobs if tuple(getattr(job, f) for f in fields) not in done]
+    with progress_bar(len(jobs), desc, initial=len(jobs) - len(todo)) as bar:
+        if workers > 1 and len(todo) > 1:
+            context = multiprocessing.get_context("spawn")  # CUDA cannot be forked
+            with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context) as pool:
+                finished = pool.map(_run_quietly, todo)
+                for new in finished:
+                    rows += new
+                    write_csv(path, rows)
+                    bar.update()
+        else:
+            for job in todo:
+                rows += _run_quietly(job)
+                write_csv(path, rows)
+                bar.update()
+    return rows
+
+
+def _record_config(folder: Path, config: ExperimentConfig) -> None:
+    """Refuse to mix results of two configurations in one folder; record the config."""
+    path = folder / "config.json"
+    wanted = json.loads(json.dumps(dataclasses.asdict(config)))  # tuples -> lists
+    if path.is_file():
+        saved = json.loads(path.read_text()).get("config", {})
+        diffs = sorted(k for k in set(wanted) | set(saved) if saved.get(k) != wanted.get(k))
+        if diffs:
+            raise ConfigError(
+                f"{folder} holds results of another configuration (it differs in: "
+                f"{', '.join(diffs)}). Choose another --out folder, or delete this one.")
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {"config": wanted, "mode": config.mode, "genaug_version": __version__,
+            "git_commit": _git_commit(), "device": describe(get_device()),
+            "torch": torch.__version__, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    path.write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def _git_commit() -> str:
+    """The code version the results came from (or 'unknown' outside a git checkout)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, cwd=Path(__file__).parent, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"

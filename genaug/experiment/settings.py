@@ -1,0 +1,114 @@
+"""The experiment's settings: one frozen config holding every knob that shapes a result.
+
+Everything the results folder records lives here, the generators' recipes included, so a
+folder's ``config.json`` is all that is needed to reproduce (or refuse to resume) a run. The
+two presets, quick and full, differ only in the values :func:`preset` picks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from genaug.config import mode, pick
+from genaug.data import default_dataset
+
+GENERATORS = ("cvae", "cgan")
+METHODS = ("none", "classical", "cvae", "cgan", "cvae+classical", "cgan+classical")
+IMBALANCE_METHODS = ("none", "oversample", "classical", "cvae", "cgan")
+VAL_SEED = 10_000  # the validation set is the same for every seed and budget
+
+
+@dataclass(frozen=True)
+class Method:
+    """A method name parsed once: which generator feeds it, and whether it adds classical."""
+
+    name: str
+    generator: str | None  # "cvae", "cgan", or None for real images only
+    classical: bool  # classical augmentation on top
+
+
+def parse_method(name: str) -> Method:
+    """``"cgan+classical"`` -> Method("cgan+classical", "cgan", True); unknown names refused."""
+    if name not in METHODS:
+        raise ValueError(f"Unknown method {name!r}; choose from {', '.join(METHODS)}.")
+    generator = next((g for g in GENERATORS if name.startswith(g)), None)
+    return Method(name, generator, name.endswith("classical"))
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Every setting of one run; the defaults are the full-mode grid."""
+
+    dataset: str = "fashion_mnist"
+    mode: str = "full"  # the preset the values came from; quick and full never share a folder
+    budgets: tuple[int, ...] = (10, 50, 100, 500)  # labelled images per class
+    methods: tuple[str, ...] = METHODS
+    seeds: int = 5  # seeds 0..seeds-1; an interval needs at least 3
+    # the classifier: identical for every method, so every method gets the same compute
+    classifier_steps: int = 2000
+    classifier_width: int = 32
+    batch_size: int = 128
+    # generated images in the classifier's batches
+    ratios: tuple[float, ...] = (0.25, 0.5, 0.75)  # generated share of a batch, tried on val
+    ratio: float | None = None  # a fixed generated share instead of the validation sweep
+    n_synthetic: int = 5000  # images drawn once from each generator, then sampled per batch
+    # the generators' recipes, trained on the labelled budget only
+    generator_steps: int = 2000
+    generator_batch_size: int = 64
+    cvae_latent_dim: int = 16
+    cvae_lr: float = 2e-3
+    gan_width: int = 64  # feature maps of the cGAN (G's last, D's first convolution)
+    gan_loss: str = "hinge"  # notebook 05's final recipe in full mode
+    gan_ema_decay: float = 0.995  # spans ~200 steps: a 0.999 EMA still holds 13% of step 0
+    gan_lr_d: float = 1.5e-3  # D learns 3x faster than G (two time-scale update rule)
+    gan_lr_g: float = 5e-4
+    # choices are made on a validation split held out of the training images
+    val_per_class: int = 50
+    # the class-imbalance study
+    imbalance: bool = True
+    imbalance_per_class: int = 200  # images of each majority class
+    imbalance_minority: tuple[int, ...] = (0, 2, 6)  # Fashion-MNIST: T-shirt, Pullover, Shirt
+    imbalance_fraction: float = 0.1  # the minority classes keep this share
+
+    def generators(self) -> tuple[str, ...]:
+        """The generators this run's methods need, in GENERATORS order."""
+        used = {parse_method(m).generator for m in self.methods}
+        return tuple(g for g in GENERATORS if g in used)
+
+
+def preset(dataset: str | None = None, **overrides) -> ExperimentConfig:
+    """The course's experiment in the current mode: the full grid, or a CPU-sized quick one.
+
+    Quick mode keeps five seeds (an interval from two says nothing) and few, cheap steps; its
+    cGAN is the plain non-saturating GAN at a high learning rate with a short EMA, which
+    learns in ~150 CPU steps where the hinge/TTUR recipe needs thousands.
+    """
+    name = dataset or default_dataset()
+    small = name == "digits"  # about 144 training images per class
+    config = ExperimentConfig(
+        dataset=name,
+        mode=mode(),
+        budgets=pick(full=(10, 50, 100) if small else (10, 50, 100, 500), quick=(5, 20)),
+        seeds=pick(full=5, quick=5),
+        classifier_steps=pick(full=2000, quick=150),
+        classifier_width=pick(full=32, quick=8),
+        batch_size=pick(full=128, quick=32),
+        ratios=pick(full=(0.25, 0.5, 0.75), quick=(0.25, 0.5)),
+        n_synthetic=pick(full=5000, quick=500),
+        generator_steps=pick(full=2000, quick=150),
+        cvae_lr=pick(full=2e-3, quick=5e-3),
+        gan_width=32 if small else 64,
+        gan_loss=pick(full="hinge", quick="bce"),
+        gan_ema_decay=pick(full=0.995, quick=0.93),
+        gan_lr_d=pick(full=1.5e-3, quick=2e-3),
+        gan_lr_g=pick(full=5e-4, quick=2e-3),
+        val_per_class=pick(full=20 if small else 50, quick=10),
+        imbalance_per_class=pick(full=100 if small else 200, quick=20),
+        imbalance_fraction=pick(full=0.1, quick=0.25),
+    )
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(ExperimentConfig)})
+    if unknown:
+        raise ValueError(f"Unknown experiment setting(s): {', '.join(unknown)}; the settings "
+                         "are the fields of genaug.experiment.ExperimentConfig.")
+    return dataclasses.replace(config, **overrides)

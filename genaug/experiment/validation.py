@@ -1,0 +1,149 @@
+"""Checking an experiment's settings before anything is trained or written.
+
+A bad value must never turn into a table that looks like a result: ``--budgets -5`` once
+trained on everything but 5 images per class, and ``classifier_steps=0`` reported chance as an
+accuracy. :func:`validate` runs first, for the command line and the Python API alike, and
+raises a :class:`ConfigError` whose one line names the value and the fix.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from genaug.data import DATASETS
+from genaug.experiment.settings import METHODS, ExperimentConfig
+from genaug.models.gan import LOSSES
+
+POSITIVE_INTS = ("seeds", "classifier_steps", "classifier_width", "batch_size", "n_synthetic",
+                 "generator_steps", "generator_batch_size", "cvae_latent_dim", "gan_width",
+                 "val_per_class", "imbalance_per_class")
+POSITIVE_FLOATS = ("cvae_lr", "gan_lr_d", "gan_lr_g")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot give a result; the message names it and the fix."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_share(name: str, value, batch_size: int) -> None:
+    """A generated share of a batch: a finite number in (0, 1] that replaces at least one image."""
+    _require(_is_number(value) and 0 < value <= 1,
+             f"{name} must be a share of the batch in (0, 1], got {value!r}.")
+    _require(round(value * batch_size) >= 1,
+             f"{name}={value} of a batch of {batch_size} replaces no image; use at least "
+             f"{1 / batch_size:.3g}.")
+
+
+def _check_unique(name: str, values: Sequence, allowed: Sequence | None = None) -> None:
+    _require(len(values) > 0, f"{name} is empty; give at least one value.")
+    repeated = sorted({str(v) for v in values if list(values).count(v) > 1})
+    _require(not repeated, f"{name} repeats {', '.join(repeated)}; give each value once.")
+    if allowed is not None:
+        unknown = [str(v) for v in values if v not in allowed]
+        _require(not unknown, f"Unknown {name[:-1]} {', '.join(unknown)}; choose from "
+                              f"{', '.join(map(str, allowed))}.")
+
+
+def _check_counts(config: ExperimentConfig) -> None:
+    for name in POSITIVE_INTS:
+        value = getattr(config, name)
+        _require(_is_int(value) and value > 0, f"{name} must be a positive whole number, got "
+                                               f"{value!r}.")
+    for name in POSITIVE_FLOATS:
+        value = getattr(config, name)
+        _require(_is_number(value) and value > 0, f"{name} must be a positive number, got "
+                                                  f"{value!r}.")
+    _check_unique("budgets", config.budgets)
+    bad = [str(b) for b in config.budgets if not (_is_int(b) and b > 0)]
+    _require(not bad, f"budgets must be positive whole numbers of images per class, got "
+                      f"{', '.join(bad)}.")
+
+
+def _check_choices(config: ExperimentConfig) -> None:
+    _require(config.dataset in DATASETS, f"Unknown dataset {config.dataset!r}; choose from "
+                                         f"{', '.join(DATASETS)}.")
+    _require(config.mode in ("quick", "full"), f"mode must be 'quick' or 'full', got "
+                                               f"{config.mode!r}.")
+    _check_unique("methods", config.methods, METHODS)
+    _require(config.gan_loss in LOSSES, f"gan_loss must be one of {', '.join(LOSSES)}, got "
+                                        f"{config.gan_loss!r}.")
+    _require(_is_number(config.gan_ema_decay) and 0 <= config.gan_ema_decay < 1,
+             f"gan_ema_decay must be in [0, 1), got {config.gan_ema_decay!r}.")
+    _require(isinstance(config.imbalance, bool), f"imbalance must be True or False, got "
+                                                 f"{config.imbalance!r}.")
+
+
+def _check_shares(config: ExperimentConfig) -> None:
+    _check_unique("ratios", config.ratios)
+    for value in config.ratios:
+        _check_share("each of ratios", value, config.batch_size)
+    if config.ratio is not None:
+        _check_share("ratio", config.ratio, config.batch_size)
+    fraction = config.imbalance_fraction
+    _require(_is_number(fraction) and 0 < fraction <= 1,
+             f"imbalance_fraction must be a share in (0, 1], got {fraction!r}.")
+
+
+def _check_fits_data(config: ExperimentConfig, class_counts: Sequence[int]) -> None:
+    """Budgets (and the imbalance study) must fit the smallest class beside the validation set."""
+    room = min(class_counts) - config.val_per_class
+    _require(room > 0, f"val_per_class={config.val_per_class} leaves no training image in the "
+                       f"smallest class ({min(class_counts)} images); lower it.")
+    largest = max(config.budgets)
+    _require(largest <= room, f"budget {largest} does not fit {config.dataset}: its smallest "
+                          f"class has {room} images beside the validation set; use budgets up "
+                          f"to {room}.")
+    if not config.imbalance:
+        return
+    _require(config.imbalance_per_class <= room,
+             f"imbalance_per_class={config.imbalance_per_class} does not fit: at most {room}.")
+    k = len(class_counts)
+    _check_unique("imbalance_minority", config.imbalance_minority)
+    _require(all(_is_int(c) and 0 <= c < k for c in config.imbalance_minority),
+             f"imbalance_minority must name classes 0..{k - 1}, got "
+             f"{list(config.imbalance_minority)}.")
+    _require(len(config.imbalance_minority) < k, "imbalance_minority names every class; leave "
+                                                 "at least one majority class.")
+
+
+def validate(config: ExperimentConfig, class_counts: Sequence[int] | None = None) -> None:
+    """Raise :class:`ConfigError` for the first setting that cannot give a result.
+
+    ``class_counts`` (training images per class) lets budgets be checked against the data.
+    """
+    _check_choices(config)
+    _check_counts(config)
+    _check_shares(config)
+    if class_counts is not None:
+        _check_fits_data(config, class_counts)
+
+
+def check_output_folder(folder: Path) -> None:
+    """Refuse a results folder that is a file, lies under a file, or cannot be written."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--out {folder} is a file; name a folder (it is created if missing).")
+    existing = next(p for p in [folder, *folder.parents] if p.exists())
+    if not existing.is_dir():
+        raise ConfigError(f"--out {folder} lies under the file {existing}; name a folder "
+                          "elsewhere.")
+    try:  # os.access says yes to root on a read-only file system: try a real write
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise ConfigError(f"--out {folder} cannot be written ({error.strerror} in {existing}); "
+                          "choose a folder you can write to.") from None
