@@ -154,8 +154,9 @@ def _data(args: argparse.Namespace) -> int:
         except DatasetNotFoundError:
             print(f"{name}: not found (python -m genaug doctor says how to get it)")
             continue
-        counts = ", ".join(f"{c}: {n}" for c, n in zip(train.classes, train.class_counts().tolist()))
-        print(f"{name}: {len(train)} train / {len(test)} test images of "
+        counts = ", ".join(f"{c}: {n}" for c, n in
+                           zip(train.classes, train.class_counts().tolist(), strict=True))
+        print(f"{name}: {len(train)} train / {len(test)} test images of "  # one folder for both
               f"{train.image_size}x{train.image_size}, from {find_dataset(name)}\n  {counts}")
     return 0
 

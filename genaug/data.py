@@ -1,4 +1,4 @@
-"""Datasets as tensors: load them once, keep them on the device, and batch them without Python loops.
+"""Datasets as tensors: load them once, keep them on the device, batch them without Python loops.
 
 Three datasets, all 1-channel images as float tensors in [0, 1] of shape (N, 1, H, W):
 ``fashion_mnist`` (the course's main dataset, 28x28), ``mnist`` (28x28) and ``digits``
@@ -8,7 +8,6 @@ Three datasets, all 1-channel images as float tensors in [0, 1] of shape (N, 1, 
 from __future__ import annotations
 
 import functools
-import gzip
 import os
 import sys
 from dataclasses import dataclass
@@ -18,7 +17,9 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
+from genaug.config import DOWNLOAD_ENV, env_flag
 from genaug.device import make_generator
+from genaug.idx import has_all_files, read_split
 
 FASHION_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -28,13 +29,8 @@ DIGIT_CLASSES = tuple(str(i) for i in range(10))
 DATASETS = ("fashion_mnist", "mnist", "digits")
 
 DATA_ENV = "GENAUG_DATA"  # torchvision's root folder for downloads and lookups
-DOWNLOAD_ENV = "GENAUG_DOWNLOAD"  # "1" allows torchvision to download, "0" forbids it
 DEBIAN_DIRS = {"fashion_mnist": Path("/usr/share/datasets/fashion-mnist")}
 TORCHVISION_NAMES = {"fashion_mnist": "FashionMNIST", "mnist": "MNIST"}
-IDX_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
 DIGITS_TEST_FRACTION = 0.2  # scikit-learn's digits has no official test split; we hold out 20%
 
 
@@ -109,14 +105,15 @@ def load_dataset(
     """
     if name not in DATASETS:
         raise ValueError(f"Unknown dataset {name!r}; choose one of {', '.join(DATASETS)}.")
-    if split not in IDX_FILES:
+    if split not in ("train", "test"):
         raise ValueError(f"Unknown split {split!r}; choose 'train' or 'test'.")
     if name == "digits":
         images, labels = _digits_arrays(split)
         classes = DIGIT_CLASSES
     else:
-        images, labels = _idx_arrays(name, split, _find_idx_folder(name, split, root, download))
         classes = FASHION_CLASSES if name == "fashion_mnist" else DIGIT_CLASSES
+        folder = _find_idx_folder(name, split, root, download)
+        images, labels = read_split(name, split, folder, len(classes))
     dataset = ImageDataset(
         torch.from_numpy(images).float().div_(255.0).unsqueeze(1),  # (N, 1, H, W)
         torch.from_numpy(labels).long(),
@@ -130,7 +127,7 @@ def find_dataset(name: str, root: str | Path | None = None) -> Path | None:
     """The folder that holds ``name``'s IDX files, or None: what ``genaug doctor`` reports."""
     if name == "digits":
         return Path("scikit-learn")
-    return next((d for d in _candidate_dirs(name, root) if _has_idx(d, "train")), None)
+    return next((d for d in _candidate_dirs(name, root) if has_all_files(d)), None)
 
 
 def default_dataset() -> str:
@@ -159,30 +156,16 @@ def _candidate_dirs(name: str, root: str | Path | None) -> list[Path]:
     return dirs
 
 
-def _has_idx(folder: Path, split: str) -> bool:
-    return all(_idx_path(folder, stem) is not None for stem in IDX_FILES[split])
-
-
-def _idx_path(folder: Path, stem: str) -> Path | None:
-    for candidate in (folder / stem, folder / f"{stem}.gz"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def _download_allowed(download: bool | None) -> bool:
     if download is not None:
         return download
-    env = os.environ.get(DOWNLOAD_ENV)
-    if env is not None:
-        return env.strip() == "1"
-    return "google.colab" in sys.modules  # online notebooks download by default
+    return bool(env_flag(DOWNLOAD_ENV, "google.colab" in sys.modules))  # Colab downloads
 
 
 def _find_idx_folder(name: str, split: str, root, download: bool | None) -> Path:
     candidates = _candidate_dirs(name, root)
     for folder in candidates:
-        if _has_idx(folder, split):
+        if has_all_files(folder):  # all four files from one place, never a mix
             return folder
     if _download_allowed(download):
         import torchvision  # imported here: only a download needs it
@@ -204,34 +187,6 @@ def _find_idx_folder(name: str, split: str, root, download: bool | None) -> Path
         f"     root='that/folder', or put them in $GENAUG_DATA/{TORCHVISION_NAMES[name]}/raw.\n"
         "Or use load_dataset('digits'): it ships with scikit-learn and needs no download."
     )
-
-
-@functools.lru_cache(maxsize=8)
-def _idx_arrays(name: str, split: str, folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read and cache one split's IDX files as uint8 images (N, H, W) and labels (N,)."""
-    image_stem, label_stem = IDX_FILES[split]
-    images = _read_idx(_idx_path(folder, image_stem))
-    labels = _read_idx(_idx_path(folder, label_stem))
-    if images.ndim != 3 or labels.shape != (images.shape[0],):
-        raise ValueError(
-            f"The IDX files in {folder} do not fit together (images {images.shape}, labels "
-            f"{labels.shape}); replace them with a fresh copy of {name}."
-        )
-    return images, labels
-
-
-def _read_idx(path: Path) -> np.ndarray:
-    """Parse an IDX file (the MNIST family's format): a 4-byte magic, the sizes, then bytes."""
-    with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
-        data = f.read()
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise ValueError(f"{path} is not an unsigned-byte IDX file; download it again.")
-    ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    offset = 4 + 4 * ndim
-    if len(data) - offset != int(np.prod(shape)):
-        raise ValueError(f"{path} is truncated or corrupt ({len(data)} bytes); download it again.")
-    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(shape).copy()  # writable
 
 
 @functools.lru_cache(maxsize=2)

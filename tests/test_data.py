@@ -7,8 +7,16 @@ import pytest
 import torch
 
 from genaug import data
-from genaug.data import (DatasetNotFoundError, DeviceLoader, ImageDataset, imbalanced_subset,
-                         load_dataset, stratified_indices, stratified_subset)
+from genaug.data import (
+    DatasetNotFoundError,
+    DeviceLoader,
+    ImageDataset,
+    imbalanced_subset,
+    load_dataset,
+    stratified_indices,
+    stratified_subset,
+)
+from genaug.idx import IDX_FILES
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +30,7 @@ def offline(tmp_path, monkeypatch):
     """Point every place the loader looks at empty folders, so no test depends on the machine."""
     monkeypatch.setenv(data.DATA_ENV, str(tmp_path / "torchvision"))
     monkeypatch.setitem(data.DEBIAN_DIRS, "fashion_mnist", tmp_path / "debian")
+    monkeypatch.setenv("GENAUG_VERIFY_DATA", "0")  # fake files cannot match the checksums
     return tmp_path
 
 
@@ -39,13 +48,14 @@ def write_idx(path, array: np.ndarray, compress: bool = True, truncate: int = 0)
 
 
 def write_fake_split(folder, split="train", n=20, size=4, compress=True, truncate=0):
-    """A tiny IDX split: ``n`` images of ``size`` x ``size`` with labels 0..9 repeated."""
+    """A tiny IDX dataset (both splits: a dataset's four files come from one folder) with
+    ``n`` images of ``size`` x ``size`` and labels 0..9 repeated; returns ``split``'s arrays."""
     folder.mkdir(parents=True, exist_ok=True)
     images = np.arange(n * size * size, dtype=np.int64).reshape(n, size, size) % 256
     labels = np.arange(n) % 10
-    image_stem, label_stem = data.IDX_FILES[split]
-    write_idx(folder / image_stem, images, compress, truncate)
-    write_idx(folder / label_stem, labels, compress)
+    for name, (image_stem, label_stem) in IDX_FILES.items():
+        write_idx(folder / image_stem, images, compress, truncate if name == split else 0)
+        write_idx(folder / label_stem, labels, compress)
     return images, labels
 
 
@@ -108,7 +118,7 @@ def test_torchvision_layout_is_found(offline):
 def test_truncated_idx_file_gives_a_clear_error(offline):
     folder = offline / "broken"
     write_fake_split(folder, "train", truncate=7)
-    with pytest.raises(ValueError, match="truncated or corrupt.*download it again"):
+    with pytest.raises(ValueError, match="truncated or corrupt.*replace it"):
         load_dataset("mnist", "train", root=folder)
 
 
