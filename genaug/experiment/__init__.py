@@ -24,30 +24,36 @@ results folder's ``config.json``.
 
 from genaug.experiment.generators import build_generator, train_generator
 from genaug.experiment.jobs import (
-                                    BudgetJob,
-                                    ImbalanceJob,
-                                    Recipe,
-                                    recipe_for,
-                                    stacked_batches,
-                                    train_stack,
+    BudgetJob,
+    ImbalanceJob,
+    Recipe,
+    recipe_for,
+    stacked_batches,
+    train_stack,
 )
 from genaug.experiment.results_io import read_rows
-from genaug.experiment.runner import Results, choose_ratios, default_workers, run_experiment
+from genaug.experiment.runner import (
+    Results,
+    choose_ratios,
+    default_workers,
+    load_results,
+    run_experiment,
+)
 from genaug.experiment.settings import (
-                                    GENERATORS,
-                                    IMBALANCE_METHODS,
-                                    METHODS,
-                                    VAL_SEED,
-                                    ExperimentConfig,
-                                    Method,
-                                    parse_method,
-                                    preset,
+    GENERATORS,
+    IMBALANCE_METHODS,
+    METHODS,
+    VAL_SEED,
+    ExperimentConfig,
+    Method,
+    parse_method,
+    preset,
 )
 from genaug.experiment.validation import ConfigError, validate
 
 __all__ = [
-    "GENERATORS", "IMBALANCE_METHODS", "METHODS", "VAL_SEED", "BudgetJob", "ConfigError",
-    "ExperimentConfig", "ImbalanceJob", "Method", "Recipe", "Results", "build_generator",
-    "choose_ratios", "default_workers", "parse_method", "preset", "read_rows", "recipe_for",
-    "run_experiment", "stacked_batches", "train_generator", "train_stack", "validate",
+    "GENERATORS", "IMBALANCE_METHODS", "METHODS", "VAL_SEED", "BudgetJob", "build_generator",
+    "choose_ratios", "ConfigError", "default_workers", "ExperimentConfig", "ImbalanceJob",
+    "load_results", "Method", "parse_method", "preset", "read_rows", "Recipe", "recipe_for",
+    "Results", "run_experiment", "stacked_batches", "train_generator", "train_stack", "validate",
 ]

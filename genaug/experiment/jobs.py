@@ -63,7 +63,7 @@ def _mix(recipe: Recipe, idx: torch.Tensor, batch_size: int, gen: torch.Generato
 
 
 def stacked_batches(recipes: Sequence[Recipe], batch_size: int, seed: int,
-                    aug: AugmentConfig) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    aug: AugmentConfig) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Endless batches for a stack of models: images (M, B, C, H, W) and labels (M, B).
 
     One set of uniform draws per step is shared by all recipes and mapped through each
@@ -79,7 +79,7 @@ def stacked_batches(recipes: Sequence[Recipe], batch_size: int, seed: int,
     while True:
         u = torch.rand(batch_size, generator=shared)
         pairs = [_mix(r, torch.searchsorted(cdf, u).clamp(max=len(cdf) - 1).to(device),
-                      batch_size, gen) for r, cdf, gen in zip(recipes, cdfs, own, strict=True)]
+    batch_size, gen) for r, cdf, gen in zip(recipes, cdfs, own, strict=True)]
         x = torch.stack([p[0] for p in pairs])  # (M, B, C, H, W)
         y = torch.stack([p[1] for p in pairs])  # (M, B)
         if augmented:
@@ -93,7 +93,7 @@ def train_stack(recipes: Sequence[Recipe], config: ExperimentConfig, seed: int) 
     data = recipes[0].data
     torch.manual_seed(seed)
     stack = SmallCNN(ClassifierConfig(n_classes=data.n_classes, width=config.classifier_width,
-                                      n_models=len(recipes))).to(data.device)
+    n_models=len(recipes))).to(data.device)
     stack.share_initial_weights()
     batches = stacked_batches(recipes, config.batch_size, seed, config_for(config.dataset))
     if len(recipes) == 1:  # a stack of one is a plain model: it takes no model axis
@@ -159,7 +159,7 @@ class BudgetJob:
     def run(self) -> list[dict]:
         train, val, test, val_idx = splits(self.config, get_device())
         labelled = train.subset(stratified_indices(train.labels, self.budget, self.seed,
-                                                   exclude=val_idx))
+    exclude=val_idx))
         start = time.perf_counter()
         needed = GENERATORS if self.sweep else self.config.generators()
         pools, diverged = _generator_pools(needed, labelled, self)
@@ -195,10 +195,10 @@ class ImbalanceJob:
             path = self.folder / "generators" / f"{method}-imbalance-s{self.seed}.pt"
             model, _ = train_generator(method, data, self.config, self.seed, path)
             images, labels = labelled_batch(model, counts=(counts.max() - counts).tolist(),
-                                            seed=self.seed)
+    seed=self.seed)
             return Recipe(method, ImageDataset(torch.cat([data.images, images]),
-                                               torch.cat([data.labels, labels]),
-                                               data.classes, data.name))
+    torch.cat([data.labels, labels]),
+    data.classes, data.name))
         if method == "oversample":  # draw every class equally often
             return Recipe(method, data, weights=1.0 / counts[data.labels.cpu()].float())
         return Recipe(method, data, augment=method == "classical")
@@ -207,9 +207,9 @@ class ImbalanceJob:
         cfg = self.config
         train, _, test, val_idx = splits(cfg, get_device())
         balanced = train.subset(stratified_indices(train.labels, cfg.imbalance_per_class,
-                                                   self.seed, exclude=val_idx))
+    self.seed, exclude=val_idx))
         data = imbalanced_subset(balanced, cfg.imbalance_minority, cfg.imbalance_fraction,
-                                 self.seed)
+    self.seed)
         recipes = [self.recipe(m, data) for m in IMBALANCE_METHODS]
         scores = score_each(train_stack(recipes, cfg, self.seed), test)
         minority = list(cfg.imbalance_minority)

@@ -90,6 +90,27 @@ def run_experiment(config: ExperimentConfig, out: str | Path, workers: int | Non
     return Results(config, folder, ratios, runs, sweep, imbalance, summary, imbalance_summary)
 
 
+def load_results(folder: str | Path) -> tuple[Results, dict]:
+    """A finished run read back from its folder, and the metadata ``config.json`` recorded.
+
+    Settings a folder predates (it was written before they existed) take their defaults and
+    are listed under ``meta["settings_not_recorded"]``.
+    """
+    folder = Path(folder)
+    meta = json.loads((folder / "config.json").read_text())
+    saved = meta["config"]
+    fields = {f.name: f for f in dataclasses.fields(ExperimentConfig)}
+    meta["settings_not_recorded"] = sorted(set(fields) - set(saved))
+    config = ExperimentConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                 for k, v in saved.items() if k in fields})
+    runs, imbalance = read_rows(folder / "runs.csv"), read_rows(folder / "imbalance.csv")
+    results = Results(config, folder, meta.get("chosen_ratios", {}), runs,
+                      read_rows(folder / "ratio_sweep.csv"), imbalance,
+                      summarise(runs, "test_accuracy", baselines=("none", "classical")),
+                      _imbalance_summary(imbalance))
+    return results, meta
+
+
 def _choose_or_fix_ratios(config: ExperimentConfig, folder: Path, workers: int
                           ) -> tuple[dict[str, float], list[dict]]:
     """The generated share per generator: fixed by ``ratio``, or swept on validation."""
