@@ -77,9 +77,10 @@ def verdicts(results: Results) -> list[str]:
             note = (" (classical itself lost to none here: a gain over it says little about "
                     "the generator)" if classical_lost(results.summary, row["budget"]) else "")
             lines.append(verdict(row, "classical") + note)
-    if lines:
-        lines.append(f"Caveat: {len(lines)} intervals are read at once; at 95% each, about "
-                     f"{len(lines) / 20:.1f} would exclude 0 by chance alone if no method "
+    n_intervals = sum("[" in line for line in lines)
+    if n_intervals > 1:
+        lines.append(f"Caveat: {n_intervals} intervals are read at once; at 95% each, about "
+                     f"{n_intervals / 20:.1f} would exclude 0 by chance alone if no method "
                      "mattered, so a single excluded 0 is weak evidence.")
     return lines
 

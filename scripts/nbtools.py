@@ -171,7 +171,7 @@ def _normalised(nb):
         tmp.unlink(missing_ok=True)
 
 
-def execute(paths: list[Path], full: bool, timeout: int) -> int:
+def execute(paths: list[Path], full: bool, timeout: int, times_file: Path = TIMES_FILE) -> int:
     """Run notebooks top to bottom in their folder, store outputs, and record the wall time."""
     from nbclient import NotebookClient
 
@@ -179,7 +179,7 @@ def execute(paths: list[Path], full: bool, timeout: int) -> int:
     os.environ["GENAUG_PROGRESS"] = "0"  # progress bars would clutter the stored outputs
     os.environ.setdefault("GENAUG_DOWNLOAD", "0")
     mode = "full" if full else "quick"
-    times = json.loads(TIMES_FILE.read_text()) if TIMES_FILE.is_file() else {}
+    times = json.loads(times_file.read_text()) if times_file.is_file() else {}
     failures = 0
     for path in paths or notebook_paths(("notebooks", "solutions")):
         path = path.resolve()
@@ -192,14 +192,15 @@ def execute(paths: list[Path], full: bool, timeout: int) -> int:
             failures += 1
             print(f"FAILED {path.relative_to(ROOT)}: {type(error).__name__}: {str(error)[-800:]}")
         seconds = time.perf_counter() - start
-        nb.metadata["genaug"] = {"executed_in_mode": mode}
-        write(nb, path)
         device = _device_name()
+        nb.metadata["genaug"] = {"executed_in_mode": mode, "device": device,
+                                 "date": time.strftime("%Y-%m-%d")}
+        write(nb, path)
         times.setdefault(mode, {})[str(path.relative_to(ROOT))] = {
             "seconds": round(seconds, 1), "device": device}
         print(f"{path.relative_to(ROOT)}: {seconds:.0f} s ({mode} mode, {device})", flush=True)
-    TIMES_FILE.parent.mkdir(exist_ok=True)
-    TIMES_FILE.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
+    times_file.parent.mkdir(exist_ok=True)
+    times_file.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
     return 1 if failures else 0
 
 
@@ -218,12 +219,13 @@ def main() -> int:
     run.add_argument("paths", nargs="*", type=Path)
     run.add_argument("--full", action="store_true", help="full mode (a GPU is advised)")
     run.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    run.add_argument("--times", type=Path, default=TIMES_FILE, help="where to record times")
     args = parser.parse_args()
     if args.job == "sync":
         return sync(args.check)
     if args.job == "exercises":
         return exercises(args.check)
-    return execute(args.paths, args.full, args.timeout)
+    return execute(args.paths, args.full, args.timeout, args.times)
 
 
 if __name__ == "__main__":
