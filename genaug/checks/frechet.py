@@ -41,8 +41,8 @@ def check_feature_stats(fn: Callable) -> None:
         _expect(tuple(cov.shape) == (3, 3), f"your covariance has shape {tuple(cov.shape)}, "
                 "expected (F, F).")
         _ok("a mean (F,) and a covariance (F, F)")
-        _expect(torch.allclose(mean, x.mean(0), atol=1e-5), "your mean differs from "
-                "features.mean(dim=0).")
+        _expect(torch.allclose(mean, x.mean(0), atol=1e-5), "your mean differs from the "
+                "average of each feature over the images.")
         _ok("the mean is right")
         want = torch.cov(x.T)
         _expect(not torch.allclose(cov, x.T @ x / 49, rtol=1e-4), "your covariance is not "
@@ -50,7 +50,7 @@ def check_feature_stats(fn: Callable) -> None:
         _expect(not torch.allclose(cov, want * 49 / 50, rtol=1e-4), "your covariance divides "
                 "by N; the unbiased estimate divides by N - 1, as torch.cov does.")
         _expect(torch.allclose(cov, want, rtol=1e-4, atol=1e-5), "your covariance differs from "
-                "torch.cov(features.T).")
+                "the unbiased covariance of the features, one row and column per feature.")
         _ok("the covariance is the unbiased one (N - 1), as torch.cov gives")
     _passed("the Gaussian fitted to a feature set.")
 
