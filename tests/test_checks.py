@@ -414,13 +414,13 @@ def test_frechet_mistakes(fn, message):
 
 
 def paired_gain(method, baseline):
-    return mean_ci([m - b for m, b in zip(method, baseline)])
+    return mean_ci([m - b for m, b in zip(method, baseline, strict=True)])
 
 
 def gain_with(method, baseline, quantile=None, ddof=1, per_seed=False):
     """A paired gain with planted mistakes: a fixed quantile, ddof=0, a missing sqrt(n)."""
     n = len(method)
-    diffs = [m - b for m, b in zip(method, baseline)]
+    diffs = [m - b for m, b in zip(method, baseline, strict=True)]
     mean = sum(diffs) / n
     sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - ddof))
     se = sd if per_seed else sd / math.sqrt(n)
@@ -452,9 +452,22 @@ def test_unfair_steps(capsys):
     assert unfair == {"B", "C", "E"}
     checks.check_unfair_steps(lambda: {"b", "C", "E"})
     assert "All checks passed" in capsys.readouterr().out
-    with pytest.raises(CheckFailed, match="step B is unfair: the generator saw far more labels"):
+    with pytest.raises(CheckFailed, match="missing from your set: 1; fair steps in it: 0. "
+                       "Start with step B: how many labels"):
         checks.check_unfair_steps(lambda: {"C", "E"})
-    with pytest.raises(CheckFailed, match="step F is fine"):
+    with pytest.raises(CheckFailed, match="missing from your set: 0; fair steps in it: 1. "
+                       "Start with step F"):
         checks.check_unfair_steps(lambda: {"B", "C", "E", "F"})
+
+
+def test_a_wrong_design_answer_gives_no_verdicts_away(capsys):
+    """One wrong try names one step to look at, and states no step's verdict or reason."""
+    with pytest.raises(CheckFailed) as failure:
+        checks.check_unfair_steps(lambda: {"A", "D", "F"})
+    message = str(failure.value)
+    assert "missing from your set: 3; fair steps in it: 3" in message
+    assert "step A" in message and "step B" not in message
+    assert not any(why in message for _, _, why in checks.DESIGN_STEPS.values())
+    assert "UNFAIR" not in message + capsys.readouterr().out
     with pytest.raises(CheckFailed, match="there is no step \\['Z'\\]"):
         checks.check_unfair_steps(lambda: {"Z"})
