@@ -226,30 +226,30 @@ def _even_mix(model, n, generator):
     return torch.sigmoid(model.decode(z, labels)), labels
 
 
-def style_grid(model, n_styles, generator, layout="repeat"):
-    """A correct class-by-style grid; ``layout`` plants mistakes."""
+def style_grid(model, n_styles, generator, layout="interleave"):
+    """A correct style-by-class grid, one code a row; ``layout`` plants mistakes."""
     k, d = model.config.n_classes, model.config.latent_dim
     z = torch.randn(n_styles, d, generator=generator)
-    if layout == "repeat":
-        z = z.repeat(k, 1)
-    elif layout == "interleave":
+    if layout == "interleave":
         z = z.repeat_interleave(k, 0)
+    elif layout == "repeat":
+        z = z.repeat(k, 1)
     else:
-        z = torch.randn(k * n_styles, d, generator=generator)
-    labels = torch.arange(k).repeat_interleave(n_styles)
-    if layout == "label_repeat":
-        labels = torch.arange(k).repeat(n_styles)
+        z = torch.randn(n_styles * k, d, generator=generator)
+    labels = torch.arange(k).repeat(n_styles)
+    if layout == "label_interleave":
+        labels = torch.arange(k).repeat_interleave(n_styles)
     return torch.sigmoid(model.decode(z, labels))
 
 
 def test_style_grid(capsys):
     checks.check_style_grid(style_grid)
     assert "All checks passed" in capsys.readouterr().out
-    for layout, message in [("interleave", "placed them wrongly"),
+    for layout, message in [("repeat", "placed them wrongly"),
                             ("fresh", "decoded from different codes"),
-                            ("label_repeat", "image 1 should show class 0")]:
+                            ("label_interleave", "image 1 should show class 1")]:
         with pytest.raises(CheckFailed, match=message):
-            checks.check_style_grid(lambda m, n, g: style_grid(m, n, g, layout))
+            checks.check_style_grid(functools.partial(style_grid, layout=layout))
 
 
 # ---------------------------------------------------------------------------- 04 GAN

@@ -90,31 +90,30 @@ def _expect_decoded_from_prior(model: _EchoVAE, images: torch.Tensor, labels: to
 
 
 def check_style_grid(fn: Callable) -> None:
-    """``fn(model, n_styles, generator)``: (K * n_styles) images, row c = class c, column s =
-    the same code z_s for every class."""
+    """``fn(model, n_styles, generator)``: (n_styles * K) images, row s = the same code z_s for
+    every class, column c = class c (the layout of notebook 03)."""
     with _seeded():
         model = _echo_vae(n_classes=4)
         k, n_styles = 4, 6
-        images = _tensor(_run(fn, model, n_styles, _gen(0)), fn, (k * n_styles, 1, 8, 8))
+        images = _tensor(_run(fn, model, n_styles, _gen(0)), fn, (n_styles * k, 1, 8, 8))
         _images_in_range(images)
-        _ok(f"{k} classes x {n_styles} styles = {k * n_styles} images in [0, 1]")
+        _ok(f"{n_styles} styles x {k} classes = {n_styles * k} images in [0, 1]")
         labels, z = _read_back(model, images)
-        wanted = torch.arange(k).repeat_interleave(n_styles)
+        wanted = torch.arange(k).repeat(n_styles)
         i = int(torch.argmax((labels != wanted).int()))
         _expect(torch.equal(labels, wanted), f"image {i} should show class {int(wanted[i])} "
-                f"(row r holds class r in every column), but was decoded as class "
-                f"{int(labels[i])}: labels = torch.arange(K).repeat_interleave(n_styles).")
-        _ok("row r holds class r")
-        grid = z.view(k, n_styles, -1)  # (K, n_styles, latent_dim)
+                f"(column c holds class c in every row), but was decoded as class "
+                f"{int(labels[i])}: labels = torch.arange(K).repeat(n_styles).")
+        _ok("column c holds class c")
+        grid = z.view(n_styles, k, -1)  # (n_styles, K, latent_dim)
+        one_code_a_row = bool((grid - grid[:, :1]).abs().max() < 1e-4)
         distinct = len({tuple(v) for v in z.round(decimals=4).tolist()})
-        _expect(bool((grid - grid[:1]).abs().max() < 1e-4) or distinct != n_styles,
-                "you drew the right number of codes but placed them wrongly: image "
-                "r * n_styles + s must use code s, so repeat the block of codes for each class "
-                "(z.repeat(K, 1)), not each code K times in a row.")
-        _expect(bool((grid - grid[:1]).abs().max() < 1e-4), "the images of one column were "
-                "decoded from different codes z: draw n_styles codes once and reuse each one "
-                "for every class (z.repeat(K, 1)).")
+        _expect(one_code_a_row or distinct != n_styles, "you drew the right number of codes "
+                "but placed them wrongly: image s * K + c must use code s, so repeat each code "
+                "K times in a row (z.repeat_interleave(K, dim=0)), not the whole block of codes.")
+        _expect(one_code_a_row, "the images of one row were decoded from different codes z: "
+                "draw n_styles codes once and use each one for every class of its row.")
         _expect(distinct == n_styles, f"you used {distinct} different codes, expected "
-                f"{n_styles}: draw one code per column from N(0, I).")
-        _ok("each column keeps one code z across all classes")
-    _passed("a class-by-style grid: the class changes down a column, the style along a row.")
+                f"{n_styles}: draw one code per row from N(0, I).")
+        _ok("each row keeps one code z across all classes")
+    _passed("a style-by-class grid: the class changes along a row, the style down a column.")
