@@ -177,6 +177,7 @@ def execute(paths: list[Path], full: bool, timeout: int, times_file: Path = TIME
 
     os.environ["GENAUG_QUICK"] = "0" if full else "1"
     os.environ["GENAUG_PROGRESS"] = "0"  # progress bars would clutter the stored outputs
+    os.environ.pop("MPLBACKEND", None)  # Agg would keep the figures out of the stored outputs
     os.environ.setdefault("GENAUG_DOWNLOAD", "0")
     mode = "full" if full else "quick"
     times = json.loads(times_file.read_text()) if times_file.is_file() else {}
