@@ -22,10 +22,9 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from genaug.augment import AugmentConfig, augment, config_for
-from genaug.data import load_dataset
+from genaug.data import batches, load_dataset
 from genaug.device import autocast, describe, get_device, make_generator
 from genaug.models.classifier import ClassifierConfig, SmallCNN
-from genaug.train import batches
 
 
 class TutorialDataset(Dataset):
@@ -109,7 +108,8 @@ def run(dataset: str = "fashion_mnist", steps: int = 200, warmup: int = 20, repe
     """Measure both pipelines ``repeats`` times; print and return the figures."""
     device = get_device()
     print(f"device: {describe(device)} | torch {torch.__version__} | dataset {dataset} | "
-          f"batch {batch_size} | {steps} timed steps after {warmup} warm-up | SmallCNN width {width}")
+          f"batch {batch_size} | {steps} timed steps after {warmup} warm-up | "
+          f"SmallCNN width {width}")
     tutorial = tutorial_batches(dataset, batch_size, workers, device)
     ours = genaug_batches(dataset, batch_size, device)
     figures = {"tutorial": [], "genaug": []}

@@ -17,6 +17,8 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
+from genaug.augment import AugmentConfig
+from genaug.augment import augment as augment_batch
 from genaug.config import DOWNLOAD_ENV, env_flag
 from genaug.device import make_generator
 from genaug.idx import has_all_files, read_split
@@ -275,10 +277,12 @@ class DeviceLoader:
         seed: int = 0,
     ) -> None:
         if not tensors:
-            raise ValueError("DeviceLoader needs at least one tensor, e.g. DeviceLoader(x, y, ...).")
+            raise ValueError("DeviceLoader needs at least one tensor, e.g. "
+                             "DeviceLoader(x, y, ...).")
         n = tensors[0].shape[0]
         if any(t.shape[0] != n for t in tensors):
-            raise ValueError(f"All tensors need the same length, got {[t.shape[0] for t in tensors]}.")
+            lengths = [t.shape[0] for t in tensors]
+            raise ValueError(f"All tensors need the same length, got {lengths}.")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
         if n == 0:
@@ -309,3 +313,13 @@ class DeviceLoader:
         """Batches epoch after epoch, for loops that count steps rather than epochs."""
         while True:
             yield from self
+
+
+def batches(
+    data: ImageDataset, batch_size: int, seed: int, augment: AugmentConfig | None = None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Endless shuffled (images, labels) batches, classically augmented if ``augment`` is set."""
+    loader = DeviceLoader(data.images, data.labels, batch_size=batch_size, seed=seed)
+    generator = make_generator(seed + 1)
+    for x, y in loader.forever():
+        yield (augment_batch(x, generator, augment) if augment is not None else x), y
