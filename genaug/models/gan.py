@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -19,13 +20,17 @@ import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from genaug.models._checks import check_images, check_labels, check_size
+from genaug.models.modes import evaluating
 
 ARCHS = ("mlp", "dcgan")
 LOSSES = ("bce", "hinge")
+Wrap = Callable[[nn.Module], nn.Module]  # spectral norm, or nothing
 
 
-@dataclass
+@dataclass(frozen=True)
 class GANConfig:
+    """Every knob of a GAN in one frozen place: change one with dataclasses.replace."""
+
     arch: str = "dcgan"  # "mlp" or "dcgan"
     image_size: int = 28  # a multiple of 4 (8 for digits)
     channels: int = 1
@@ -38,35 +43,67 @@ class GANConfig:
     ema_decay: float = 0.0  # > 0 keeps an exponential moving average of G for sampling
 
 
+def mlp_generator(config: GANConfig) -> nn.Sequential:
+    """The first GAN's G: two hidden layers, then one logit per pixel."""
+    d_in = config.latent_dim + config.n_classes  # a conditional G reads the one-hot label beside z
+    return nn.Sequential(
+        nn.Linear(d_in, 4 * config.width), nn.LeakyReLU(0.2),
+        nn.Linear(4 * config.width, 8 * config.width), nn.LeakyReLU(0.2),
+        nn.Linear(8 * config.width, config.channels * config.image_size ** 2),
+        nn.Unflatten(1, (config.channels, config.image_size, config.image_size)),  # (B, C, S, S)
+    )
+
+
+def dcgan_generator(config: GANConfig) -> nn.Sequential:
+    """DCGAN's G: a linear layer to an S/4 x S/4 map, then two transposed convolutions up to S."""
+    d_in = config.latent_dim + config.n_classes
+    side = config.image_size // 4  # the smallest feature map's side
+    return nn.Sequential(
+        nn.Linear(d_in, 2 * config.width * side ** 2, bias=False),
+        nn.Unflatten(1, (2 * config.width, side, side)),  # (B, 2W, S/4, S/4)
+        nn.BatchNorm2d(2 * config.width), nn.ReLU(),
+        # (B, 2W, S/4, S/4) -> (B, W, S/2, S/2)
+        nn.ConvTranspose2d(2 * config.width, config.width, 4, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(config.width), nn.ReLU(),
+        nn.ConvTranspose2d(config.width, config.channels, 4, stride=2, padding=1),  # (B, C, S, S)
+    )
+
+
 class Generator(nn.Module):
     """Noise (and label) to images in [0, 1]."""
 
     def __init__(self, config: GANConfig) -> None:
         super().__init__()
         self.config = config
-        c, w, s, k = config.channels, config.width, config.image_size, config.n_classes
-        d_in = config.latent_dim + k  # a conditional G reads the one-hot label beside z
-        if config.arch == "mlp":
-            self.net = nn.Sequential(
-                nn.Linear(d_in, 4 * w), nn.LeakyReLU(0.2),
-                nn.Linear(4 * w, 8 * w), nn.LeakyReLU(0.2),
-                nn.Linear(8 * w, c * s * s),
-                nn.Unflatten(1, (c, s, s)),  # (B, C*S*S) -> (B, C, S, S)
-            )
-        else:
-            self.net = nn.Sequential(
-                nn.Linear(d_in, 2 * w * (s // 4) ** 2, bias=False),
-                nn.Unflatten(1, (2 * w, s // 4, s // 4)),  # (B, 2w, s/4, s/4)
-                nn.BatchNorm2d(2 * w), nn.ReLU(),
-                nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1, bias=False),  # (B, w, s/2, s/2)
-                nn.BatchNorm2d(w), nn.ReLU(),
-                nn.ConvTranspose2d(w, c, 4, stride=2, padding=1),  # (B, c, s, s) logits
-            )
+        self.net = mlp_generator(config) if config.arch == "mlp" else dcgan_generator(config)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images (B, C, S, S) in [0, 1] for noise z (B, latent_dim), one label each if given."""
         if labels is not None:
             z = torch.cat([z, F.one_hot(labels, self.config.n_classes).to(z.dtype)], dim=1)
-        return torch.sigmoid(self.net(z))
+        return torch.sigmoid(self.net(z))  # (B, C, S, S)
+
+
+def mlp_features(config: GANConfig, sn: Wrap) -> tuple[nn.Sequential, int]:
+    """The first GAN's D body: flattened pixels through two hidden layers; and its width."""
+    n_pixels = config.channels * config.image_size ** 2
+    return nn.Sequential(
+        nn.Flatten(),  # (B, C, S, S) -> (B, C*S*S)
+        sn(nn.Linear(n_pixels, 4 * config.width)), nn.LeakyReLU(0.2),
+        sn(nn.Linear(4 * config.width, 2 * config.width)), nn.LeakyReLU(0.2),
+    ), 2 * config.width
+
+
+def dcgan_features(config: GANConfig, sn: Wrap) -> tuple[nn.Sequential, int]:
+    """DCGAN's D body: two strided convolutions down to S/4, flattened; and its width."""
+    side = config.image_size // 4
+    return nn.Sequential(
+        # (B, C, S, S) -> (B, W, S/2, S/2)
+        sn(nn.Conv2d(config.channels, config.width, 4, stride=2, padding=1)), nn.LeakyReLU(0.2),
+        # (B, W, S/2, S/2) -> (B, 2W, S/4, S/4)
+        sn(nn.Conv2d(config.width, 2 * config.width, 4, stride=2, padding=1)), nn.LeakyReLU(0.2),
+        nn.Flatten(),  # (B, 2W * S/4 * S/4)
+    ), 2 * config.width * side ** 2
 
 
 class Discriminator(nn.Module):
@@ -75,29 +112,18 @@ class Discriminator(nn.Module):
     def __init__(self, config: GANConfig) -> None:
         super().__init__()
         self.config = config
-        c, w, s, k = config.channels, config.width, config.image_size, config.n_classes
         sn = _spectral_norm if config.spectral_norm else (lambda layer: layer)
-        if config.arch == "mlp":
-            n_features = 2 * w
-            self.features = nn.Sequential(
-                nn.Flatten(),
-                sn(nn.Linear(c * s * s, 4 * w)), nn.LeakyReLU(0.2),
-                sn(nn.Linear(4 * w, n_features)), nn.LeakyReLU(0.2),
-            )
-        else:
-            n_features = 2 * w * (s // 4) ** 2
-            self.features = nn.Sequential(
-                sn(nn.Conv2d(c, w, 4, stride=2, padding=1)), nn.LeakyReLU(0.2),  # (B, w, s/2, s/2)
-                sn(nn.Conv2d(w, 2 * w, 4, stride=2, padding=1)), nn.LeakyReLU(0.2),  # (B, 2w, s/4, s/4)
-                nn.Flatten(),
-            )
+        body = mlp_features if config.arch == "mlp" else dcgan_features
+        self.features, n_features = body(config, sn)
         self.out = sn(nn.Linear(n_features, 1))
         # Projection: the label's embedding, dotted with the features, adds "is this x a
         # plausible member of class y?" to D's score.
-        self.embed = sn(nn.Embedding(k, n_features)) if k > 0 else None
+        self.embed = sn(nn.Embedding(config.n_classes, n_features)) if config.n_classes else None
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.features(x * 2 - 1)  # [0, 1] -> [-1, 1]
+        """One logit per image (B,): high means "real" (for this label, if one is given)."""
+        check_images(x, self.config.channels, self.config.image_size, "GAN")
+        h = self.features(x * 2 - 1)  # [0, 1] -> [-1, 1]; h: (B, F)
         logits = self.out(h).squeeze(1)  # (B,)
         if self.embed is not None and labels is not None:
             logits = logits + (self.embed(labels) * h).sum(dim=1)
@@ -127,8 +153,9 @@ def generator_loss(fake_logits: torch.Tensor, kind: str = "bce") -> torch.Tensor
 class GAN(nn.Module):
     """A generator, a discriminator, and optionally the generator's moving average (EMA)."""
 
-    def __init__(self, config: GANConfig = GANConfig()) -> None:
+    def __init__(self, config: GANConfig | None = None) -> None:
         super().__init__()
+        config = config if config is not None else GANConfig()
         if config.arch not in ARCHS or config.loss not in LOSSES:
             raise ValueError(f"arch must be one of {ARCHS} and loss one of {LOSSES}, got "
                              f"arch={config.arch!r}, loss={config.loss!r}.")
@@ -172,19 +199,25 @@ class GAN(nn.Module):
         """ema <- decay * ema + (1 - decay) * G for weights; batch-norm statistics copied."""
         if self.generator_ema is None:
             return
-        for ema, live in zip(self.generator_ema.parameters(), self.generator.parameters()):
-            ema.lerp_(live, 1.0 - self.config.ema_decay)
-        for ema, live in zip(self.generator_ema.buffers(), self.generator.buffers()):
-            ema.copy_(live)
+        ema, live = self.generator_ema, self.generator
+        for ema_weight, weight in zip(ema.parameters(), live.parameters(), strict=True):
+            ema_weight.lerp_(weight, 1.0 - self.config.ema_decay)
+        for ema_buffer, buffer in zip(ema.buffers(), live.buffers(), strict=True):
+            ema_buffer.copy_(buffer)
 
     @torch.no_grad()
-    def sample(self, n: int, labels=None, generator: torch.Generator | None = None,
-               truncation: float | None = None) -> torch.Tensor:
-        """n images in [0, 1] from the EMA generator if there is one, else from G."""
+    def sample(self, n: int | None = None, labels=None, generator: torch.Generator | None = None,
+               truncation: float | None = None, z: torch.Tensor | None = None) -> torch.Tensor:
+        """n images in [0, 1] from the EMA generator if there is one, else from G.
+
+        Given a noise batch ``z`` (N, latent_dim) instead of ``n``, one image per row of it:
+        how training keeps showing the same z, so its snapshots compare across steps.
+        """
+        if z is None:
+            if n is None:
+                raise ValueError("sample needs n (how many images) or z (their noise batch).")
+            z = self.noise(n, generator, truncation)
+        labels = self.labels(labels, z.shape[0])
         g = self.generator_ema if self.generator_ema is not None else self.generator
-        labels = self.labels(labels, n)
-        was_training = g.training
-        g.eval()  # batch norm uses its running statistics, so a sample does not depend on n
-        images = g(self.noise(n, generator, truncation), labels)
-        g.train(was_training)
-        return images
+        with evaluating(g):  # batch norm uses its running statistics: a sample ignores the batch
+            return g(z, labels)

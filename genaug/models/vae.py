@@ -18,8 +18,10 @@ import torch.nn.functional as F
 from genaug.models._checks import check_images, check_labels, check_size
 
 
-@dataclass
+@dataclass(frozen=True)
 class VAEConfig:
+    """Every knob of a VAE in one frozen place: change one with dataclasses.replace."""
+
     image_size: int = 28  # side of the square images; a multiple of 4 (8 for digits)
     channels: int = 1
     latent_dim: int = 16  # size of z
@@ -30,29 +32,34 @@ class VAEConfig:
 
 
 class VAE(nn.Module):
-    def __init__(self, config: VAEConfig = VAEConfig()) -> None:
+    """Convolutional encoder to q(z | x), decoder from z to pixel logits; labels optional."""
+
+    def __init__(self, config: VAEConfig | None = None) -> None:
         super().__init__()
+        config = config if config is not None else VAEConfig()
         check_size(config.image_size, "VAE")
         self.config = config
-        c, w, s, k = config.channels, config.width, config.image_size, config.n_classes
-        self.feature_shape = (2 * w, s // 4, s // 4)
-        n_features = 2 * w * (s // 4) ** 2
+        side = config.image_size // 4  # two stride-2 stages: S -> S/2 -> S/4
+        self.feature_shape = (2 * config.width, side, side)
+        n_features = 2 * config.width * side ** 2
         self.encoder = nn.Sequential(
-            nn.Conv2d(c, w, 4, stride=2, padding=1), nn.ReLU(),  # (B, w, s/2, s/2)
-            nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.ReLU(),  # (B, 2w, s/4, s/4)
+            # (B, C, S, S) -> (B, W, S/2, S/2) -> (B, 2W, S/4, S/4) -> (B, 2W * S/4 * S/4)
+            nn.Conv2d(config.channels, config.width, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(config.width, 2 * config.width, 4, stride=2, padding=1), nn.ReLU(),
             nn.Flatten(),
         )
         self.to_stats = nn.Sequential(  # features (+ label) -> [mean, log-variance]
-            nn.Linear(n_features + k, config.hidden), nn.ReLU(),
+            nn.Linear(n_features + config.n_classes, config.hidden), nn.ReLU(),
             nn.Linear(config.hidden, 2 * config.latent_dim),
         )
         self.from_latent = nn.Sequential(  # z (+ label) -> features
-            nn.Linear(config.latent_dim + k, config.hidden), nn.ReLU(),
+            nn.Linear(config.latent_dim + config.n_classes, config.hidden), nn.ReLU(),
             nn.Linear(config.hidden, n_features), nn.ReLU(),
         )
         self.decoder = nn.Sequential(
-            nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1), nn.ReLU(),  # (B, w, s/2, s/2)
-            nn.ConvTranspose2d(w, c, 4, stride=2, padding=1),  # (B, c, s, s) pixel logits
+            # (B, 2W, S/4, S/4) -> (B, W, S/2, S/2) -> (B, C, S, S) pixel logits
+            nn.ConvTranspose2d(2 * config.width, config.width, 4, stride=2, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(config.width, config.channels, 4, stride=2, padding=1),
         )
 
     def _with_label(self, h: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
@@ -62,6 +69,7 @@ class VAE(nn.Module):
         return torch.cat([h, F.one_hot(labels, self.config.n_classes).to(h.dtype)], dim=1)
 
     def _labels(self, labels, n: int) -> torch.Tensor | None:
+        """Checked labels for a batch of n (None for an unconditional VAE)."""
         device = next(self.parameters()).device
         return check_labels(labels, self.config.n_classes, n, device, "VAE")
 
@@ -83,7 +91,7 @@ class VAE(nn.Module):
         """Pixel logits (B, C, H, W) for latent codes z (B, latent_dim)."""
         labels = self._labels(labels, z.shape[0])
         h = self.from_latent(self._with_label(z, labels))
-        return self.decoder(h.view(-1, *self.feature_shape))  # (B, 2w, s/4, s/4) -> image
+        return self.decoder(h.view(-1, *self.feature_shape))  # (B, 2W, S/4, S/4) -> image
 
     def forward(self, x: torch.Tensor, labels=None):
         """Reconstruction logits, mean and log-variance for a batch."""
