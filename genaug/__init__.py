@@ -1,9 +1,10 @@
 """genaug: generative models for data augmentation, the helper package of a runnable course.
 
 Modules, in the order the course meets them: ``config`` (quick vs full mode), ``device``,
-``data``, ``augment``, ``models``, ``train``, ``checkpoint``, ``plots``, ``synthetic``,
-``metrics``, ``experiment``, ``checks``. Import what you use from its module, e.g.
-``from genaug.data import load_dataset``.
+``data``, ``augment``, ``models``, ``train`` (its helpers in ``bookkeeping`` and ``evaluation``),
+``checkpoint``, ``plots``, ``synthetic``, ``metrics``, ``experiment``, ``checks``. Import what
+you use from its module, e.g. ``from genaug.data import load_dataset``. Only ``plots``,
+``report`` and :func:`setup` load Matplotlib, so training from a script never needs it.
 """
 
 __version__ = "0.1.0"

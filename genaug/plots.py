@@ -15,8 +15,16 @@ from matplotlib.ticker import NullFormatter
 
 from genaug.history import History
 
+COURSE_STYLE = {"figure.dpi": 80, "figure.autolayout": True, "image.cmap": "gray"}
+
+
+def use_course_style() -> None:
+    """Small, tightly laid out figures with grey images: what every notebook's setup sets."""
+    plt.rcParams.update(COURSE_STYLE)
+
 
 def _axis(ax, figsize) -> plt.Axes:
+    """The given axis, or a new figure's of ``figsize``, so every plot can share a figure."""
     return ax if ax is not None else plt.subplots(figsize=figsize)[1]
 
 
@@ -40,7 +48,7 @@ def show_grid(
     ax: plt.Axes | None = None,
     scale: float = 0.45,
 ) -> plt.Axes:
-    """Images (N, C, H, W) in [0, 1] as a grid of ``nrow`` per row, with optional row/column labels."""
+    """Images (N, C, H, W) in [0, 1] as a grid of ``nrow`` per row, with optional labels."""
     images = images.detach().float().cpu().clamp(0, 1)
     n_rows = -(-images.shape[0] // nrow)
     grid = tile(images, nrow)

@@ -1,14 +1,18 @@
-"""The notebooks' one setup call, and the environment report behind ``python -m genaug doctor``."""
+"""The notebooks' one setup call, and the environment report behind ``python -m genaug doctor``.
+
+Matplotlib is loaded inside :func:`setup` only, so that importing genaug (to train a model in a
+script, on a server) never pays for, or depends on, the plotting stack.
+"""
 
 from __future__ import annotations
 
 import platform
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
-import matplotlib
-import matplotlib.pyplot as plt
 import torch
 
+from genaug import __version__
 from genaug.config import QUICK_ENV, is_quick, mode
 from genaug.data import DATASETS, find_dataset
 from genaug.device import describe, get_device, seed_everything
@@ -19,11 +23,11 @@ def setup(seed: int = 0, device: str | None = None) -> torch.device:
 
     Every notebook's first cell calls this, so the setup is one line rather than pasted code.
     """
+    from genaug.plots import use_course_style  # the one place setup needs matplotlib
+
     seed_everything(seed)
     chosen = get_device(device)
-    plt.rcParams.update({"figure.dpi": 80, "figure.autolayout": True, "image.cmap": "gray"})
-    from genaug import __version__
-
+    use_course_style()
     note = f" ({QUICK_ENV}=1: small data, few steps)" if is_quick() else ""
     print(f"genaug {__version__} | torch {torch.__version__} | device: {describe(chosen)} | "
           f"mode: {mode()}{note} | seed: {seed}")
@@ -38,7 +42,7 @@ def environment_report() -> list[tuple[str, str]]:
     rows = [
         ("python", platform.python_version()),
         ("torch", torch.__version__),
-        ("matplotlib", matplotlib.__version__),
+        ("matplotlib", _installed_version("matplotlib")),
         ("device", describe(device)),
         ("mode", mode()),
     ]
@@ -46,3 +50,11 @@ def environment_report() -> list[tuple[str, str]]:
         found = find_dataset(name)
         rows.append((f"data: {name}", str(found) if found else "not found"))
     return rows
+
+
+def _installed_version(package: str) -> str:
+    """A package's installed version, read without importing it (or 'not installed')."""
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
