@@ -1,7 +1,9 @@
-"""The reference GANs: shapes, one training step, EMA, labels, truncation, and failures that
-name their fix (bad configs, bad labels, NaN data, a discriminator that wins outright)."""
+"""The reference GANs: shapes, one training step, EMA, labels that change what G draws and how D
+scores, truncation, and failures that name their fix (bad configs, bad labels, wrong image
+sizes, NaN data, a discriminator that wins outright)."""
 
 import copy
+import dataclasses
 
 import pytest
 import torch
@@ -10,6 +12,15 @@ from genaug.data import ImageDataset, load_dataset
 from genaug.models.gan import GAN, GANConfig
 from genaug.synthetic import labelled_batch
 from genaug.train import NonFiniteLossError, TrainingDivergedError, fit_gan
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models on a shared CPU: a second thread made these tests up to 60 times slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +73,9 @@ def test_ema_update_matches_hand_computation():
     ema_before = [p.clone() for p in gan.generator_ema.parameters()]
     gan.update_ema()
     for old, live, new in zip(ema_before, gan.generator.parameters(),
-                              gan.generator_ema.parameters()):
+                              gan.generator_ema.parameters(), strict=True):
         torch.testing.assert_close(new, 0.9 * old + 0.1 * live)
-    for live, new in zip(gan.generator.buffers(), gan.generator_ema.buffers()):
+    for live, new in zip(gan.generator.buffers(), gan.generator_ema.buffers(), strict=True):
         assert torch.equal(live, new)
     assert not any(p.requires_grad for p in gan.generator_ema.parameters())
 
@@ -78,17 +89,53 @@ def test_sample_uses_ema_generator():
     assert torch.allclose(images, torch.full_like(images, 0.5))
 
 
-def test_labels_are_respected():
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+def test_the_label_changes_what_the_generator_draws(arch):
+    gan = small(arch, n_classes=10)
+    z = gan.noise(6, torch.Generator().manual_seed(0))
+    as_zeros, as_ones = gan.sample(z=z, labels=0), gan.sample(z=z, labels=1)
+    assert torch.equal(as_zeros, gan.sample(z=z, labels=0))  # the same z and label: same images
+    assert (as_zeros - as_ones).abs().amax(dim=(1, 2, 3)).min() > 1e-3  # every image changed
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+def test_the_label_changes_the_discriminators_score(arch):
+    gan = small(arch, n_classes=10)
+    images = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        scores = torch.stack([gan.discriminator(images, torch.full((6,), c)) for c in range(10)])
+    spread = scores.amax(0) - scores.amin(0)  # (6,): how far the label moves each image's score
+    assert spread.min() > 1e-2, spread
+
+
+def label_only_gan() -> GAN:
+    """A conditional GAN whose images depend on the label alone: z's weights are zeroed."""
     gan = small("mlp", n_classes=10)
-    assert gan.sample(7, labels=3).shape == (7, 1, 8, 8)
+    with torch.no_grad():
+        gan.generator.net[0].weight[:, : gan.config.latent_dim] = 0.0
+    return gan
+
+
+def test_labelled_batch_pairs_every_image_with_its_label():
+    gan = label_only_gan()
+    prototypes = gan.sample(10, labels=torch.arange(10))  # (10, 1, 8, 8): class c's one image
+    assert not torch.allclose(prototypes[0], prototypes[1])
     counts = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
-    images, labels = labelled_batch(gan, counts=counts, seed=0)
-    assert torch.bincount(labels, minlength=10).tolist() == counts
+    images, labels = labelled_batch(gan, counts=counts, seed=0, chunk=7)
     assert images.shape == (45, 1, 8, 8)
+    assert torch.bincount(labels, minlength=10).tolist() == counts
+    torch.testing.assert_close(images, prototypes[labels])  # each image is its label's class
     _, labels = labelled_batch(gan, n=25)
     assert torch.bincount(labels, minlength=10).tolist() == [3] * 5 + [2] * 5
-    again, _ = labelled_batch(gan, counts=counts, seed=0)
-    assert torch.equal(images, again)
+
+
+def test_labelled_batch_repeats_for_a_seed():
+    gan = small("mlp", n_classes=10)
+    first, first_labels = labelled_batch(gan, n=30, seed=0)
+    again, again_labels = labelled_batch(gan, n=30, seed=0)
+    assert torch.equal(first, again) and torch.equal(first_labels, again_labels)
+    assert not torch.equal(first, labelled_batch(gan, n=30, seed=1)[0])
+    assert gan.sample(7, labels=3).shape == (7, 1, 8, 8)
 
 
 def test_truncation_bounds_noise():
@@ -113,6 +160,12 @@ def test_bad_config_is_refused(changes, message):
         GAN(GANConfig(**{"image_size": 8, **changes}))
 
 
+def test_config_is_frozen_and_never_shared():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        GAN(GANConfig(image_size=8)).config.n_classes = 10
+    assert GAN().config.n_classes == 0 and GAN().config is not GANConfig()
+
+
 def test_bad_labels_are_refused():
     conditional, unconditional = small(n_classes=10), small()
     with pytest.raises(ValueError, match="is conditional .* pass labels"):
@@ -125,6 +178,23 @@ def test_bad_labels_are_refused():
         conditional.sample(4, labels=torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match="needs a conditional model"):
         labelled_batch(unconditional, n=4)
+
+
+def test_wrong_image_size_names_the_fix():
+    gan = small("dcgan", size=8)
+    with pytest.raises(ValueError, match=r"shape \(N, 1, 8, 8\), got .*image_size=28"):
+        gan.discriminator(torch.rand(2, 1, 28, 28))
+    with pytest.raises(ValueError, match="sample needs n .* or z"):
+        gan.sample()
+
+
+def test_snapshots_show_the_fixed_noise_batch(digits):
+    gan = small("dcgan", n_classes=10, ema_decay=0.5)
+    history = fit_gan(gan, digits, 4, batch_size=16, snapshot_every=2, n_snapshot=12)
+    assert sorted(history.snapshots) == [0, 2, 4]
+    z = gan.noise(12, torch.Generator().manual_seed(0 + 2))  # fit_gan's seed + 2
+    expected = gan.sample(z=z, labels=torch.arange(12) % 10)
+    torch.testing.assert_close(history.snapshots[4], expected)
 
 
 def test_nan_data_stops_training(digits):
