@@ -1,19 +1,47 @@
-"""SmallCNN (single and stacked) and fit_classifier: shapes, learning, repeatability, NaN guard."""
+"""SmallCNN (single and stacked) and fit_classifier: shapes, learning, a stack that trains as its
+models would alone, repeatability, NaN guard."""
+
+import dataclasses
 
 import pytest
 import torch
 
-from genaug.data import load_dataset, stratified_subset
+from genaug.data import batches, load_dataset, stratified_subset
 from genaug.models.classifier import ClassifierConfig, SmallCNN
-from genaug.train import NonFiniteLossError, batches, evaluate, fit_classifier
+from genaug.train import NonFiniteLossError, evaluate, fit_classifier, predict
 
 SMALL = dict(width=8)  # a few milliseconds a step on a CPU
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models on a shared CPU: a second thread made these tests up to 5 times slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
 def digits():
     """scikit-learn's 8x8 digits: always available, no download."""
     return load_dataset("digits", "train"), load_dataset("digits", "test")
+
+
+def stacked(streams):
+    """M streams of batches as one stack's: images (M, B, C, H, W) and labels (M, B)."""
+    while True:
+        xs, ys = zip(*(next(s) for s in streams), strict=True)
+        yield torch.stack(xs), torch.stack(ys)
+
+
+def model_of_stack(stack: SmallCNN, m: int) -> SmallCNN:
+    """Model ``m`` of a stack as a SmallCNN of its own (every stacked tensor is model-major)."""
+    n_models = stack.config.n_models
+    single = SmallCNN(dataclasses.replace(stack.config, n_models=1))
+    single.load_state_dict({name: tensor.chunk(n_models)[m] if tensor.ndim else tensor
+                            for name, tensor in stack.state_dict().items()})
+    return single
 
 
 @pytest.mark.parametrize("size", [8, 28])
@@ -43,12 +71,14 @@ def test_stack_loss_is_the_sum_of_the_models_losses():
     stack = SmallCNN(ClassifierConfig(n_models=2, dropout=0.0, **SMALL)).share_initial_weights()
     x, y = torch.rand(2, 4, 1, 8, 8), torch.randint(0, 10, (2, 4))
     _, stacked = stack.eval()(x, y)
-    single = SmallCNN(ClassifierConfig(dropout=0.0, **SMALL)).eval()
-    # every stacked tensor is laid out model-major, so model 0's weights are its first half
-    single.load_state_dict({k: v[: v.shape[0] // 2] if v.ndim else v
-                            for k, v in stack.state_dict().items()})
-    alone = sum(single(x[m], y[m])[1] for m in range(2))
+    alone = sum(model_of_stack(stack, m).eval()(x[m], y[m])[1] for m in range(2))
     assert torch.allclose(stacked, alone, atol=1e-5)
+
+
+def test_config_is_frozen_and_never_shared():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        SmallCNN().config.n_models = 3
+    assert SmallCNN().config.n_models == 1
 
 
 def test_wrong_input_shapes_name_the_fix():
@@ -94,15 +124,30 @@ def test_fit_a_stack_from_a_batch_iterator(digits):
     train, _ = digits
     subsets = [stratified_subset(train, 10, seed) for seed in range(2)]
     streams = [batches(s, batch_size=32, seed=i) for i, s in enumerate(subsets)]
-
-    def paired():
-        while True:
-            xs, ys = zip(*(next(s) for s in streams))
-            yield torch.stack(xs), torch.stack(ys)  # (M, B, C, H, W), (M, B)
-
     stack = SmallCNN(ClassifierConfig(n_models=2, **SMALL))
-    history = fit_classifier(stack, paired(), steps=20, log_every=10)
+    history = fit_classifier(stack, stacked(streams), steps=20, log_every=10)
     assert history.steps["loss"] == [10, 20]
+
+
+def test_a_stack_trains_as_its_models_would_alone(digits):
+    """As in the experiment: shared initial weights, then each model its own batches."""
+    train, test = digits
+    subsets = [stratified_subset(train, 10, seed) for seed in range(3)]
+
+    def stream(m):
+        return batches(subsets[m], batch_size=32, seed=m)
+
+    torch.manual_seed(0)
+    stack = SmallCNN(ClassifierConfig(n_models=3, dropout=0.0, **SMALL)).share_initial_weights()
+    alone = [model_of_stack(stack, 0) for _ in range(3)]  # every model starts as model 0
+    fit_classifier(stack, stacked([stream(m) for m in range(3)]), steps=25, log_every=25)
+    for m, model in enumerate(alone):
+        fit_classifier(model, stream(m), steps=25, log_every=25)
+    stacked_logits = predict(stack, test.images)  # (M, N, K)
+    for m, model in enumerate(alone):
+        torch.testing.assert_close(stacked_logits[m], predict(model, test.images),
+                                   atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(stacked_logits[0], stacked_logits[1], atol=1e-2)  # learnt apart
 
 
 def test_same_seed_same_loss_history(digits):
