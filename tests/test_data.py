@@ -7,10 +7,12 @@ import pytest
 import torch
 
 from genaug import data
+from genaug.augment import AugmentConfig
 from genaug.data import (
     DatasetNotFoundError,
     DeviceLoader,
     ImageDataset,
+    batches,
     imbalanced_subset,
     load_dataset,
     stratified_indices,
@@ -206,6 +208,27 @@ def test_device_loader_batch_shapes_drop_last_and_order(digits):
     assert [b[0].tolist() for b in ordered] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     stream = ordered.forever()
     assert [next(stream)[0].tolist() for _ in range(4)][-1] == [0, 1, 2, 3]  # next epoch
+
+
+def test_batches_go_on_past_an_epoch_and_repeat_for_a_seed():
+    index = torch.arange(50)
+    images = (index / 50).view(50, 1, 1, 1).expand(50, 1, 8, 8).clone()  # image i is all i/50
+    numbered = ImageDataset(images, index % 10, tuple("0123456789"), "numbered")
+    stream = batches(numbered, batch_size=20, seed=3)
+    drawn = [next(stream) for _ in range(6)]
+    assert [len(x) for x, _ in drawn] == [20, 20, 10, 20, 20, 10]  # 120 images: 2.4 epochs
+    for x, y in drawn:
+        assert torch.equal(y, (x[:, 0, 0, 0] * 50).round().long() % 10)  # labels stay with images
+    again = batches(numbered, batch_size=20, seed=3)
+    assert all(torch.equal(x, next(again)[0]) for x, _ in drawn)
+
+
+def test_batches_augment_only_when_asked(digits):
+    small = digits.subset(torch.arange(40))
+    x_plain, y_plain = next(batches(small, batch_size=40, seed=0))
+    x_aug, y_aug = next(batches(small, batch_size=40, seed=0, augment=AugmentConfig()))
+    assert torch.equal(y_plain, y_aug)  # the same images drawn, in the same order
+    assert not torch.equal(x_plain, x_aug) and x_aug.shape == x_plain.shape
 
 
 def test_device_loader_errors():

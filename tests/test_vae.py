@@ -1,5 +1,6 @@
 """The reference VAE: shapes, the KL formula, learning, labels, input errors, training helpers."""
 
+import dataclasses
 import math
 
 import pytest
@@ -11,6 +12,15 @@ from genaug.synthetic import labelled_batch
 from genaug.train import NonFiniteLossError, evaluate_vae, fit_vae
 
 TINY = dict(width=8, hidden=32, latent_dim=4)  # small enough for a few hundred CPU steps a second
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models on a shared CPU: a second thread made these tests up to 10 times slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +128,14 @@ def test_bad_inputs_name_the_fix():
         plain.loss(torch.rand(2, 1, 8, 8), torch.tensor([1, 2]))
     with pytest.raises(ValueError, match=r"multiple of 4"):
         VAE(VAEConfig(image_size=10))
+
+
+def test_config_is_frozen_and_never_shared():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        VAE().config.beta = 4.0  # once changed the default of every later VAE()
+    assert VAE().config.beta == 1.0
+    changed = VAE(dataclasses.replace(VAEConfig(), beta=4.0, **TINY))
+    assert changed.config.beta == 4.0 and VAEConfig().beta == 1.0
 
 
 def test_fit_vae_stops_on_nan(digits):
