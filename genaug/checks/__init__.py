@@ -12,6 +12,7 @@ from genaug.checks.augmentation import check_random_flip, check_square_erase
 from genaug.checks.cgan import check_one_hot_input, check_projection
 from genaug.checks.common import CheckFailed, NotDoneYet
 from genaug.checks.cvae import check_class_mix, check_style_grid
+from genaug.checks.diffusion import check_add_noise, check_flow_matching_loss
 from genaug.checks.experiment_design import DESIGN_STEPS, check_paired_gain, check_unfair_steps
 from genaug.checks.frechet import check_feature_stats, check_frechet
 from genaug.checks.gan import check_gan_losses, check_train_step
@@ -36,4 +37,5 @@ __all__ = [
     "DESIGN_STEPS",  # 07
     "check_paired_gain",
     "check_unfair_steps",
+    "check_add_noise", "check_flow_matching_loss",  # 08
 ]
