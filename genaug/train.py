@@ -146,6 +146,43 @@ def fit_vae(
     return history
 
 
+def gan_step(gan: GAN, real: torch.Tensor, labels: torch.Tensor, noise: torch.Generator,
+             opt_d: torch.optim.Optimizer, opt_g: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """One alternating update, as in pytorch/examples' DCGAN: (1) D, (2) G, (3) G's EMA.
+
+    Returns both losses and D's mean probability of "real" for the real and the fake batch.
+    """
+    labels = labels if gan.config.n_classes else None  # an unconditional GAN ignores them
+    # (1) update D: real images towards "real", generated ones towards "fake"
+    with autocast(real.device):
+        fake = gan.generator(gan.noise(real.shape[0], noise), labels)  # (B, C, H, W)
+        real_logits = gan.discriminator(real, labels)
+        fake_logits = gan.discriminator(fake.detach(), labels)  # no gradient into G here
+        loss_d = discriminator_loss(real_logits, fake_logits, gan.config.loss,
+                                    gan.config.label_smoothing)
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    # (2) update G: make the (just updated) D call the generated images real
+    with autocast(real.device):
+        loss_g = generator_loss(gan.discriminator(fake, labels), gan.config.loss)
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    # (3) move the moving-average generator a little towards G
+    gan.update_ema()
+    return {"d_loss": loss_d, "g_loss": loss_g,
+            "d_real": torch.sigmoid(real_logits.float()).mean(),
+            "d_fake": torch.sigmoid(fake_logits.float()).mean()}
+
+
+def snapshot_noise(gan: GAN, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A fixed noise batch (and labels cycling through the classes) for comparable snapshots."""
+    z = gan.noise(n, make_generator(seed))  # (n, latent_dim)
+    n_classes = gan.config.n_classes
+    return z, (torch.arange(n, device=z.device) % n_classes) if n_classes else None
+
+
 def fit_gan(
     gan: GAN, data: ImageDataset, steps: int, *, batch_size: int = 128, lr_g: float = 2e-4,
     lr_d: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999), seed: int = 0,
@@ -182,40 +219,3 @@ def fit_gan(
             if means is not None:
                 watch.check(means["d_loss"], step + 1)
     return history
-
-
-def gan_step(gan: GAN, real: torch.Tensor, labels: torch.Tensor, noise: torch.Generator,
-             opt_d: torch.optim.Optimizer, opt_g: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-    """One alternating update, as in pytorch/examples' DCGAN: (1) D, (2) G, (3) G's EMA.
-
-    Returns both losses and D's mean probability of "real" for the real and the fake batch.
-    """
-    labels = labels if gan.config.n_classes else None  # an unconditional GAN ignores them
-    with autocast(real.device):
-        fake = gan.generator(gan.noise(real.shape[0], noise), labels)  # (B, C, H, W)
-        # (1) update D: real images towards "real", generated ones towards "fake"
-        real_logits = gan.discriminator(real, labels)
-        fake_logits = gan.discriminator(fake.detach(), labels)  # no gradient into G here
-        loss_d = discriminator_loss(real_logits, fake_logits, gan.config.loss,
-                                    gan.config.label_smoothing)
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_d.step()
-    with autocast(real.device):
-        # (2) update G: make the (just updated) D call the generated images real
-        loss_g = generator_loss(gan.discriminator(fake, labels), gan.config.loss)
-    opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    opt_g.step()
-    # (3) move the moving-average generator a little towards G
-    gan.update_ema()
-    return {"d_loss": loss_d, "g_loss": loss_g,
-            "d_real": torch.sigmoid(real_logits.float()).mean(),
-            "d_fake": torch.sigmoid(fake_logits.float()).mean()}
-
-
-def snapshot_noise(gan: GAN, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """A fixed noise batch (and labels cycling through the classes) for comparable snapshots."""
-    z = gan.noise(n, make_generator(seed))  # (n, latent_dim)
-    n_classes = gan.config.n_classes
-    return z, (torch.arange(n, device=z.device) % n_classes) if n_classes else None
