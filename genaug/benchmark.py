@@ -99,6 +99,7 @@ def images_per_second(batch_iter, steps: int, warmup: int, device: torch.device,
 
 
 def _sync(device: torch.device) -> None:
+    """Wait for the GPU's queued work, so a timer measures the work rather than its launch."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
