@@ -35,7 +35,7 @@ from genaug.models.gan import GAN, discriminator_loss, generator_loss
 from genaug.models.vae import VAE
 
 __all__ = [
-    "NonFiniteLossError", "TrainingDivergedError", "batches", "check_dataset", "evaluate",
+    "NonFiniteLossError", "TrainingDivergedError", "check_dataset", "evaluate",
     "evaluate_vae", "fit_classifier", "fit_gan", "fit_vae", "gan_step", "predict",
     "progress_bar", "warmup_cosine",
 ]

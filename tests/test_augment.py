@@ -3,8 +3,14 @@
 import pytest
 import torch
 
-from genaug.augment import (AugmentConfig, augment, config_for, random_affine, random_erasing,
-                            random_hflip)
+from genaug.augment import (
+    AugmentConfig,
+    augment,
+    config_for,
+    random_affine,
+    random_erasing,
+    random_hflip,
+)
 from genaug.data import load_dataset
 from genaug.device import make_generator
 

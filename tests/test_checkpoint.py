@@ -7,11 +7,17 @@ import pytest
 import torch
 import torch.nn as nn
 
-from genaug.checkpoint import (CheckpointMismatchError, cached, load_checkpoint, load_model,
-                               save_checkpoint, save_model)
-from genaug.data import load_dataset, stratified_subset
+from genaug.checkpoint import (
+    CheckpointMismatchError,
+    cached,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+    save_model,
+)
+from genaug.data import batches, load_dataset, stratified_subset
 from genaug.models.classifier import ClassifierConfig, SmallCNN
-from genaug.train import batches, fit_classifier
+from genaug.train import fit_classifier
 
 SMALL = dict(width=8)
 

@@ -13,15 +13,6 @@ from genaug.train import NonFiniteLossError, evaluate, fit_classifier, predict
 SMALL = dict(width=8)  # a few milliseconds a step on a CPU
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models on a shared CPU: a second thread made these tests up to 5 times slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def digits():
     """scikit-learn's 8x8 digits: always available, no download."""

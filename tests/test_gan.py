@@ -14,15 +14,6 @@ from genaug.synthetic import labelled_batch
 from genaug.train import NonFiniteLossError, TrainingDivergedError, fit_gan
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models on a shared CPU: a second thread made these tests up to 60 times slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def digits() -> ImageDataset:
     return load_dataset("digits", "train")

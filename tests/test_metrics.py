@@ -9,9 +9,15 @@ import torch
 import torch.nn as nn
 
 from genaug.data import load_dataset
-from genaug.metrics import (class_accuracy, extract_features, frechet_distance,
-                            mean_pairwise_distance, nearest_neighbours, precision_recall,
-                            reference_classifier)
+from genaug.metrics import (
+    class_accuracy,
+    extract_features,
+    frechet_distance,
+    mean_pairwise_distance,
+    nearest_neighbours,
+    precision_recall,
+    reference_classifier,
+)
 
 
 def exact_gaussian(n: int, mean: torch.Tensor, std: torch.Tensor, seed: int) -> torch.Tensor:
@@ -144,7 +150,8 @@ def test_reference_classifier_fits_digits_and_is_cached():
     assert class_accuracy(first, test.images, test.labels) > 0.9
     second = reference_classifier("digits", torch.device("cpu"))  # loads the checkpoint
     assert second is not first and not second.training
-    for (name, a), b in zip(first.state_dict().items(), second.state_dict().values()):
+    for (name, a), b in zip(first.state_dict().items(), second.state_dict().values(),
+                             strict=True):
         assert torch.equal(a, b), f"{name} differs: the second call should load, not retrain"
     features = extract_features(first, test.images[:30])
     assert features.shape == (30, 4 * first.config.width)

@@ -14,15 +14,6 @@ from genaug.train import NonFiniteLossError, evaluate_vae, fit_vae
 TINY = dict(width=8, hidden=32, latent_dim=4)  # small enough for a few hundred CPU steps a second
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models on a shared CPU: a second thread made these tests up to 10 times slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def digits():
     """scikit-learn's 8x8 digits: always available, no download."""
