@@ -8,8 +8,6 @@ Three datasets, all 1-channel images as float tensors in [0, 1] of shape (N, 1, 
 from __future__ import annotations
 
 import functools
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -19,9 +17,18 @@ import torch
 
 from genaug.augment import AugmentConfig
 from genaug.augment import augment as augment_batch
-from genaug.config import DOWNLOAD_ENV, env_flag
 from genaug.device import make_generator
-from genaug.idx import has_all_files, read_split
+from genaug.idx import (  # noqa: F401  (lookup names notebooks and tests import from here)
+    DATA_ENV,
+    DEBIAN_DIRS,
+    TORCHVISION_NAMES,
+    DatasetNotFoundError,
+    candidate_dirs,
+    find_idx_folder,
+    has_all_files,
+    read_split,
+    torchvision_root,
+)
 
 FASHION_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -30,14 +37,7 @@ FASHION_CLASSES = (
 DIGIT_CLASSES = tuple(str(i) for i in range(10))
 DATASETS = ("fashion_mnist", "mnist", "digits")
 
-DATA_ENV = "GENAUG_DATA"  # torchvision's root folder for downloads and lookups
-DEBIAN_DIRS = {"fashion_mnist": Path("/usr/share/datasets/fashion-mnist")}
-TORCHVISION_NAMES = {"fashion_mnist": "FashionMNIST", "mnist": "MNIST"}
 DIGITS_TEST_FRACTION = 0.2  # scikit-learn's digits has no official test split; we hold out 20%
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """The dataset's files are in none of the places looked at (the message lists them)."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def load_dataset(
         classes = DIGIT_CLASSES
     else:
         classes = FASHION_CLASSES if name == "fashion_mnist" else DIGIT_CLASSES
-        folder = _find_idx_folder(name, split, root, download)
+        folder = find_idx_folder(name, split, root, download)
         images, labels = read_split(name, split, folder, len(classes))
     dataset = ImageDataset(
         torch.from_numpy(images).float().div_(255.0).unsqueeze(1),  # (N, 1, H, W)
@@ -129,66 +129,12 @@ def find_dataset(name: str, root: str | Path | None = None) -> Path | None:
     """The folder that holds ``name``'s IDX files, or None: what ``genaug doctor`` reports."""
     if name == "digits":
         return Path("scikit-learn")
-    return next((d for d in _candidate_dirs(name, root) if has_all_files(d)), None)
+    return next((d for d in candidate_dirs(name, root) if has_all_files(d)), None)
 
 
 def default_dataset() -> str:
     """Fashion-MNIST where its files are found, else the always-available digits."""
     return "fashion_mnist" if find_dataset("fashion_mnist") is not None else "digits"
-
-
-def torchvision_root() -> Path:
-    return Path(os.environ.get(DATA_ENV) or Path.home() / ".cache" / "genaug" / "data")
-
-
-def _candidate_dirs(name: str, root: str | Path | None) -> list[Path]:
-    """Every folder that may hold ``name``'s IDX files, in lookup order.
-
-    In torchvision's root only the dataset's own subfolder counts: MNIST and Fashion-MNIST use
-    the same file names, so files lying loose there could belong to either.
-    """
-    folder = TORCHVISION_NAMES[name]
-    dirs = []
-    if root is not None:
-        given = Path(root).expanduser()
-        dirs += [given, given / folder / "raw", given / "raw"]
-    dirs.append(torchvision_root() / folder / "raw")
-    if name in DEBIAN_DIRS:
-        dirs.append(DEBIAN_DIRS[name])
-    return dirs
-
-
-def _download_allowed(download: bool | None) -> bool:
-    if download is not None:
-        return download
-    return bool(env_flag(DOWNLOAD_ENV, "google.colab" in sys.modules))  # Colab downloads
-
-
-def _find_idx_folder(name: str, split: str, root, download: bool | None) -> Path:
-    candidates = _candidate_dirs(name, root)
-    for folder in candidates:
-        if has_all_files(folder):  # all four files from one place, never a mix
-            return folder
-    if _download_allowed(download):
-        import torchvision  # imported here: only a download needs it
-
-        dataset_cls = getattr(torchvision.datasets, TORCHVISION_NAMES[name])
-        dataset_cls(str(torchvision_root()), train=split == "train", download=True)
-        return torchvision_root() / TORCHVISION_NAMES[name] / "raw"
-    looked = "\n".join(f"  - {d}" for d in candidates)
-    debian = (
-        "  2. Debian/Ubuntu, offline: sudo apt-get install dataset-fashion-mnist\n"
-        if name in DEBIAN_DIRS else ""
-    )
-    raise DatasetNotFoundError(
-        f"{name} ({split} split) was not found. Looked for its IDX files in:\n{looked}\n"
-        "Ways to get it:\n"
-        f"  1. Online: load_dataset({name!r}, download=True), or set {DOWNLOAD_ENV}=1.\n"
-        f"{debian}"
-        "  3. Copy the four IDX files (train-images-idx3-ubyte.gz, ...) into a folder and pass\n"
-        f"     root='that/folder', or put them in $GENAUG_DATA/{TORCHVISION_NAMES[name]}/raw.\n"
-        "Or use load_dataset('digits'): it ships with scikit-learn and needs no download."
-    )
 
 
 @functools.lru_cache(maxsize=2)

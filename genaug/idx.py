@@ -15,14 +15,19 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import os
+import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from genaug.config import env_flag
+from genaug.config import DOWNLOAD_ENV, env_flag
 
 VERIFY_ENV = "GENAUG_VERIFY_DATA"
+DATA_ENV = "GENAUG_DATA"  # torchvision's root folder for downloads and lookups
+DEBIAN_DIRS = {"fashion_mnist": Path("/usr/share/datasets/fashion-mnist")}
+TORCHVISION_NAMES = {"fashion_mnist": "FashionMNIST", "mnist": "MNIST"}
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -49,6 +54,10 @@ CONTENT_SHA256 = {  # SHA-256 of each decompressed file
             "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
     },
 }
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """The dataset's files are in none of the places looked at (the message lists them)."""
 
 
 class DataFileError(ValueError):
@@ -123,3 +132,58 @@ def read_split(name: str, split: str, folder: Path, n_classes: int
         raise DataFileError(f"{label_path} holds label {int(labels.max())}, but {name} has "
                             f"classes 0..{n_classes - 1}; replace the file.")
     return images, labels
+
+
+def torchvision_root() -> Path:
+    return Path(os.environ.get(DATA_ENV) or Path.home() / ".cache" / "genaug" / "data")
+
+
+def candidate_dirs(name: str, root: str | Path | None) -> list[Path]:
+    """Every folder that may hold ``name``'s IDX files, in lookup order.
+
+    In torchvision's root only the dataset's own subfolder counts: MNIST and Fashion-MNIST use
+    the same file names, so files lying loose there could belong to either.
+    """
+    folder = TORCHVISION_NAMES[name]
+    dirs = []
+    if root is not None:
+        given = Path(root).expanduser()
+        dirs += [given, given / folder / "raw", given / "raw"]
+    dirs.append(torchvision_root() / folder / "raw")
+    if name in DEBIAN_DIRS:
+        dirs.append(DEBIAN_DIRS[name])
+    return dirs
+
+
+def _download_allowed(download: bool | None) -> bool:
+    if download is not None:
+        return download
+    return bool(env_flag(DOWNLOAD_ENV, "google.colab" in sys.modules))  # Colab downloads
+
+
+def find_idx_folder(name: str, split: str, root, download: bool | None) -> Path:
+    """The first folder holding all four of ``name``'s files, downloading them if allowed."""
+    candidates = candidate_dirs(name, root)
+    for folder in candidates:
+        if has_all_files(folder):  # all four files from one place, never a mix
+            return folder
+    if _download_allowed(download):
+        import torchvision  # imported here: only a download needs it
+
+        dataset_cls = getattr(torchvision.datasets, TORCHVISION_NAMES[name])
+        dataset_cls(str(torchvision_root()), train=split == "train", download=True)
+        return torchvision_root() / TORCHVISION_NAMES[name] / "raw"
+    looked = "\n".join(f"  - {d}" for d in candidates)
+    debian = (
+        "  2. Debian/Ubuntu, offline: sudo apt-get install dataset-fashion-mnist\n"
+        if name in DEBIAN_DIRS else ""
+    )
+    raise DatasetNotFoundError(
+        f"{name} ({split} split) was not found. Looked for its IDX files in:\n{looked}\n"
+        "Ways to get it:\n"
+        f"  1. Online: load_dataset({name!r}, download=True), or set {DOWNLOAD_ENV}=1.\n"
+        f"{debian}"
+        "  3. Copy the four IDX files (train-images-idx3-ubyte.gz, ...) into a folder and pass\n"
+        f"     root='that/folder', or put them in $GENAUG_DATA/{TORCHVISION_NAMES[name]}/raw.\n"
+        "Or use load_dataset('digits'): it ships with scikit-learn and needs no download."
+    )
