@@ -9,7 +9,6 @@ whose discriminator has won) and :class:`RunState` (save now and then, resume af
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import torch
@@ -17,7 +16,7 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from genaug.checkpoint import load_checkpoint, model_state, restore_model, save_checkpoint
-from genaug.config import PROGRESS_ENV
+from genaug.config import PROGRESS_ENV, env_flag
 from genaug.history import History
 
 
@@ -31,7 +30,7 @@ class TrainingDivergedError(RuntimeError):
 
 def progress_bar(total: int, desc: str, initial: int = 0) -> tqdm:
     """A tqdm bar (a widget in Jupyter, text in a terminal) unless GENAUG_PROGRESS=0."""
-    hidden = os.environ.get(PROGRESS_ENV, "1").strip() == "0"
+    hidden = not env_flag(PROGRESS_ENV, True)
     return tqdm(total=total, initial=initial, desc=desc, disable=hidden, dynamic_ncols=True)
 
 

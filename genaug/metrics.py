@@ -17,6 +17,7 @@ from genaug.config import pick
 from genaug.data import ImageDataset, load_dataset
 from genaug.device import get_device
 from genaug.models.classifier import ClassifierConfig, SmallCNN
+from genaug.models.modes import evaluating
 from genaug.train import fit_classifier, predict
 
 
@@ -37,14 +38,13 @@ def reference_classifier(dataset: str, device: torch.device | None = None) -> Sm
 
 
 @torch.no_grad()
-def extract_features(classifier: SmallCNN, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+def extract_features(classifier: SmallCNN, images: torch.Tensor,
+                     batch_size: int = 1000) -> torch.Tensor:
     """The classifier's penultimate features (N, F) for images in [0, 1]."""
-    was_training = classifier.training
-    classifier.eval()
     device = next(classifier.parameters()).device
-    feats = [classifier.features(images[i: i + batch_size].to(device)).float()
-             for i in range(0, images.shape[0], batch_size)]
-    classifier.train(was_training)
+    with evaluating(classifier):
+        feats = [classifier.features(images[i: i + batch_size].to(device)).float()
+                 for i in range(0, images.shape[0], batch_size)]
     return torch.cat(feats)
 
 
