@@ -24,7 +24,8 @@ def get_device(prefer: str | None = None) -> torch.device:
         if device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError(
                 f"Device {choice!r} was asked for, but PyTorch sees no CUDA GPU here. "
-                f"Use 'cpu', unset {DEVICE_ENV}, or on Colab pick Runtime > Change runtime type > GPU."
+                f"Use 'cpu', unset {DEVICE_ENV}, or on Colab pick Runtime > Change runtime "
+                "type > GPU."
             )
         if device.type == "mps" and not _mps_available():
             raise RuntimeError(f"Device {choice!r} was asked for, but Apple MPS is not available.")
