@@ -20,7 +20,7 @@ def build_generator(kind: str, data: ImageDataset, config: ExperimentConfig) -> 
     """An untrained cVAE or cGAN sized for ``data``, with the recipe ``config`` records."""
     if kind == "cvae":
         return VAE(VAEConfig(image_size=data.image_size, n_classes=data.n_classes,
-                             latent_dim=config.cvae_latent_dim))
+                             latent_dim=config.cvae_latent_dim, width=config.cvae_width))
     if kind == "cgan":
         return GAN(GANConfig(image_size=data.image_size, n_classes=data.n_classes,
                              loss=config.gan_loss, ema_decay=config.gan_ema_decay,

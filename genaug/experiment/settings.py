@@ -57,6 +57,7 @@ class ExperimentConfig:
     generator_steps: int = 2000
     generator_batch_size: int = 64
     cvae_latent_dim: int = 16
+    cvae_width: int = 32  # feature maps of the cVAE's first convolution
     cvae_lr: float = 2e-3
     gan_width: int = 64  # feature maps of the cGAN (G's last, D's first convolution)
     gan_loss: str = "hinge"  # notebook 05's final recipe in full mode
@@ -92,12 +93,13 @@ def preset(dataset: str | None = None, **overrides) -> ExperimentConfig:
         mode=mode(),
         budgets=pick(full=(10, 50, 100) if small else (10, 50, 100, 500), quick=(10, 50)),
         seeds=5,  # in both modes: an interval needs 3, and 5 make it about half as wide
-        classifier_steps=pick(full=2000, quick=300),
+        classifier_steps=pick(full=2000, quick=200),
         classifier_width=pick(full=32, quick=8),
         batch_size=pick(full=128, quick=64),
         ratios=pick(full=(0.25, 0.5, 0.75), quick=(0.25, 0.5)),
         n_synthetic=pick(full=5000, quick=500),
         generator_steps=pick(full=2000, quick=150),
+        cvae_width=pick(full=32, quick=16),
         cvae_lr=pick(full=2e-3, quick=5e-3),
         gan_width=32 if small else pick(full=64, quick=32),
         gan_loss=pick(full="hinge", quick="bce"),

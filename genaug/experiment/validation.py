@@ -18,8 +18,8 @@ from genaug.experiment.settings import METHODS, ExperimentConfig
 from genaug.models.gan import LOSSES
 
 POSITIVE_INTS = ("seeds", "classifier_steps", "classifier_width", "batch_size", "n_synthetic",
-                 "generator_steps", "generator_batch_size", "cvae_latent_dim", "gan_width",
-                 "val_per_class", "imbalance_per_class")
+                 "generator_steps", "generator_batch_size", "cvae_latent_dim", "cvae_width",
+                 "gan_width", "val_per_class", "imbalance_per_class")
 POSITIVE_FLOATS = ("cvae_lr", "gan_lr_d", "gan_lr_g")
 
 
