@@ -176,8 +176,9 @@ def _add_experiment(sub) -> None:
     exp.add_argument("--dataset", choices=["fashion_mnist", "mnist", "digits"])
     exp.add_argument("--budgets", type=whole_number(1), nargs="+",
                      help="labelled images per class")
-    exp.add_argument("--methods", nargs="+", help="subset of: none classical cvae cgan "
-                     "cvae+classical cgan+classical")
+    exp.add_argument("--methods", nargs="+", help="subset of: none classical cvae cgan cdiff "
+                     "cvae+classical cgan+classical cdiff+classical (quick mode leaves out "
+                     "the two diffusion arms unless named)")
     exp.add_argument("--seeds", type=whole_number(1),
                      help="number of seeds (5; an interval needs 3 or more)")
     exp.add_argument("--ratio", type=finite_float, help="fixed generated share of each batch, "

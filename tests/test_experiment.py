@@ -207,3 +207,16 @@ def test_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):
     assert "use the option --budgets" in capsys.readouterr().err
     assert main(args[:-2] + ["--set", "classifier_steps=many"]) == 2
     assert "--set classifier_steps needs an int, got 'many'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["cvae", "cgan", "cdiff"])
+def test_every_generator_trains_with_the_recipe_the_config_records(kind, tmp_path):
+    config = preset("digits", generator_steps=2, cvae_width=8, gan_width=8, diffusion_width=8)
+    data = load_dataset("digits").subset(torch.arange(0, 1000, 20))
+    model, diverged = train_generator(kind, data, config, 0, tmp_path / f"{kind}.pt")
+    assert (tmp_path / f"{kind}.pt").is_file() and diverged is False
+    images = model.sample(4, labels=torch.tensor([0, 1, 2, 3]))
+    assert images.shape == (4, 1, 8, 8) and 0 <= images.min() and images.max() <= 1
+    again, _ = train_generator(kind, data, config, 0, tmp_path / f"{kind}.pt")  # loads it
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
+                                                 again.state_dict().values(), strict=True))

@@ -1,4 +1,5 @@
-"""The experiment's generators: a conditional VAE or GAN trained on the labelled budget only."""
+"""The experiment's generators: a conditional VAE, GAN or diffusion model, trained on the labelled
+budget only, each with the recipe the experiment's config records."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import torch.nn as nn
 from genaug.checkpoint import CheckpointMismatchError, load_model, save_model
 from genaug.data import ImageDataset
 from genaug.experiment.settings import GENERATORS, ExperimentConfig
+from genaug.models.diffusion import Diffusion, DiffusionConfig
 from genaug.models.gan import GAN, GANConfig
 from genaug.models.vae import VAE, VAEConfig
 from genaug.train import TrainingDivergedError, fit_gan, fit_vae
+from genaug.train_diffusion import fit_diffusion
 
 
 def build_generator(kind: str, data: ImageDataset, config: ExperimentConfig) -> nn.Module:
@@ -25,6 +28,11 @@ def build_generator(kind: str, data: ImageDataset, config: ExperimentConfig) -> 
         return GAN(GANConfig(image_size=data.image_size, n_classes=data.n_classes,
                              loss=config.gan_loss, ema_decay=config.gan_ema_decay,
                              width=config.gan_width))
+    if kind == "cdiff":
+        return Diffusion(DiffusionConfig(image_size=data.image_size, n_classes=data.n_classes,
+                                         width=config.diffusion_width,
+                                         sample_steps=config.diffusion_sample_steps,
+                                         guidance=config.diffusion_guidance))
     raise ValueError(f"Unknown generator {kind!r}; choose one of {GENERATORS}.")
 
 
@@ -33,9 +41,13 @@ def _fit(kind: str, model: nn.Module, data: ImageDataset, config: ExperimentConf
     if kind == "cvae":
         fit_vae(model, data, config.generator_steps, batch_size=config.generator_batch_size,
                 lr=config.cvae_lr, seed=seed, desc="cVAE")
-    else:
+    elif kind == "cgan":
         fit_gan(model, data, config.generator_steps, batch_size=config.generator_batch_size,
                 lr_d=config.gan_lr_d, lr_g=config.gan_lr_g, seed=seed, desc="cGAN")
+    else:
+        fit_diffusion(model, data, config.generator_steps,
+                      batch_size=config.generator_batch_size, lr=config.diffusion_lr, seed=seed,
+                      desc="diffusion")
 
 
 def train_generator(kind: str, data: ImageDataset, config: ExperimentConfig, seed: int,

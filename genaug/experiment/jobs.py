@@ -153,7 +153,7 @@ class BudgetJob:
         if self.sweep:
             return [recipe_for("none", labelled, pools, {})] + [
                 recipe_for(g, labelled, pools, {g: r})
-                for g in GENERATORS for r in self.config.ratios]
+                for g in self.config.generators() for r in self.config.ratios]
         return [recipe_for(m, labelled, pools, self.ratios) for m in self.config.methods]
 
     def run(self) -> list[dict]:
@@ -161,7 +161,7 @@ class BudgetJob:
         labelled = train.subset(stratified_indices(train.labels, self.budget, self.seed,
     exclude=val_idx))
         start = time.perf_counter()
-        needed = GENERATORS if self.sweep else self.config.generators()
+        needed = self.config.generators()
         pools, diverged = _generator_pools(needed, labelled, self)
         gen_seconds = time.perf_counter() - start
         recipes = self.recipes(labelled, pools)

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from genaug.config import mode, pick
 from genaug.data import default_dataset
 
-GENERATORS = ("cvae", "cgan")
-METHODS = ("none", "classical", "cvae", "cgan", "cvae+classical", "cgan+classical")
+GENERATORS = ("cvae", "cgan", "cdiff")
+METHODS = ("none", "classical", "cvae", "cgan", "cdiff",
+           "cvae+classical", "cgan+classical", "cdiff+classical")
+QUICK_METHODS = METHODS[:4] + METHODS[5:7]  # quick mode leaves out diffusion: CPU minutes
 IMBALANCE_METHODS = ("none", "oversample", "classical", "cvae", "cgan")
 VAL_SEED = 10_000  # the validation set is the same for every seed and budget
 
@@ -24,7 +26,7 @@ class Method:
     """A method name parsed once: which generator feeds it, and whether it adds classical."""
 
     name: str
-    generator: str | None  # "cvae", "cgan", or None for real images only
+    generator: str | None  # "cvae", "cgan", "cdiff", or None for real images only
     classical: bool  # classical augmentation on top
 
 
@@ -64,6 +66,10 @@ class ExperimentConfig:
     gan_ema_decay: float = 0.995  # spans ~200 steps: a 0.999 EMA still holds 13% of step 0
     gan_lr_d: float = 1.5e-3  # D learns 3x faster than G (two time-scale update rule)
     gan_lr_g: float = 5e-4
+    diffusion_width: int = 64  # feature maps of the denoiser at half size (notebook 08)
+    diffusion_lr: float = 2e-3
+    diffusion_sample_steps: int = 20  # Euler steps from noise to image
+    diffusion_guidance: float = 2.0  # classifier-free guidance: class accuracy vs diversity
     # choices are made on a validation split held out of the training images
     val_per_class: int = 50
     # the class-imbalance study
@@ -91,6 +97,7 @@ def preset(dataset: str | None = None, **overrides) -> ExperimentConfig:
     config = ExperimentConfig(
         dataset=name,
         mode=mode(),
+        methods=pick(full=METHODS, quick=QUICK_METHODS),
         budgets=pick(full=(10, 50, 100) if small else (10, 50, 100, 500), quick=(10, 50)),
         seeds=5,  # in both modes: an interval needs 3, and 5 make it about half as wide
         classifier_steps=pick(full=2000, quick=200),
@@ -106,6 +113,9 @@ def preset(dataset: str | None = None, **overrides) -> ExperimentConfig:
         gan_ema_decay=pick(full=0.995, quick=0.93),
         gan_lr_d=pick(full=1.5e-3, quick=2e-3),
         gan_lr_g=pick(full=5e-4, quick=2e-3),
+        diffusion_width=pick(full=64, quick=16),
+        diffusion_lr=pick(full=2e-3, quick=3e-3),
+        diffusion_sample_steps=pick(full=20, quick=10),
         val_per_class=pick(full=20 if small else 50, quick=20),
         imbalance_per_class=pick(full=100 if small else 200, quick=50),
         imbalance_fraction=pick(full=0.1, quick=0.2),

@@ -19,8 +19,9 @@ from genaug.models.gan import LOSSES
 
 POSITIVE_INTS = ("seeds", "classifier_steps", "classifier_width", "batch_size", "n_synthetic",
                  "generator_steps", "generator_batch_size", "cvae_latent_dim", "cvae_width",
-                 "gan_width", "val_per_class", "imbalance_per_class")
-POSITIVE_FLOATS = ("cvae_lr", "gan_lr_d", "gan_lr_g")
+                 "gan_width", "diffusion_width", "diffusion_sample_steps", "val_per_class",
+                 "imbalance_per_class")
+POSITIVE_FLOATS = ("cvae_lr", "gan_lr_d", "gan_lr_g", "diffusion_lr", "diffusion_guidance")
 
 
 class ConfigError(ValueError):
