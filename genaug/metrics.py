@@ -49,9 +49,10 @@ def extract_features(classifier: SmallCNN, images: torch.Tensor,
 
 
 def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
-    """Frechet distance between Gaussians fitted to two feature sets (N, F) and (M, F).
+    """The squared Frechet distance d^2 between Gaussians fitted to feature sets (N, F), (M, F).
 
-    ||mu_r - mu_f||^2 + tr(C_r + C_f - 2 (C_r C_f)^(1/2)), as in FID (Heusel et al., 2017).
+    d^2 = ||mu_r - mu_f||^2 + tr(C_r + C_f - 2 (C_r C_f)^(1/2)): what FID reports (Heusel et
+    al., 2017), although the name leaves out "squared".
     The matrix square root's trace is computed as the sum of square roots of the eigenvalues
     of C_r^(1/2) C_f C_r^(1/2), a symmetric matrix, which is stable in float64.
     """

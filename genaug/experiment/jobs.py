@@ -29,6 +29,8 @@ from genaug.models.classifier import ClassifierConfig, SmallCNN
 from genaug.synthetic import labelled_batch
 from genaug.train import evaluate, fit_classifier
 
+RUNS_CSV, SWEEP_CSV, IMBALANCE_CSV = "runs.csv", "ratio_sweep.csv", "imbalance.csv"
+
 
 @dataclass
 class Recipe:
@@ -149,6 +151,11 @@ class BudgetJob:
     sweep: bool = False
     key_fields = ("budget", "seed")  # what identifies its rows in the CSV
 
+    @property
+    def table(self) -> str:
+        """The CSV file its rows go to."""
+        return SWEEP_CSV if self.sweep else RUNS_CSV
+
     def recipes(self, labelled: ImageDataset, pools: dict) -> list[Recipe]:
         if self.sweep:
             return [recipe_for("none", labelled, pools, {})] + [
@@ -189,6 +196,7 @@ class ImbalanceJob:
     seed: int
     folder: Path
     key_fields = ("seed",)
+    table = IMBALANCE_CSV
 
     def recipe(self, method: str, data: ImageDataset) -> Recipe:
         counts = data.class_counts().cpu()

@@ -8,6 +8,7 @@ machine; a folder never mixes two configurations.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import multiprocessing
@@ -24,7 +25,7 @@ from genaug import __version__
 from genaug.config import PROGRESS_ENV
 from genaug.data import load_dataset
 from genaug.device import describe, get_device
-from genaug.experiment.jobs import BudgetJob, ImbalanceJob
+from genaug.experiment.jobs import IMBALANCE_CSV, RUNS_CSV, SWEEP_CSV, BudgetJob, ImbalanceJob
 from genaug.experiment.results_io import read_rows, write_csv
 from genaug.experiment.settings import GENERATORS, ExperimentConfig
 from genaug.experiment.validation import ConfigError, check_output_folder, validate
@@ -83,13 +84,18 @@ def run_experiment(config: ExperimentConfig, out: str | Path, workers: int | Non
     prepare(config, folder)
     workers = workers or default_workers()
     seeds = range(config.seeds)
-    ratios, sweep = _choose_or_fix_ratios(config, folder, workers)
+    # the imbalance study needs no ratio: it runs beside the sweep, so no worker waits idle
+    first = [ImbalanceJob(config, s, folder) for s in seeds] if config.imbalance else []
+    sweeping = config.ratio is None and bool(config.generators())
+    if sweeping:
+        first = [BudgetJob(config, min(config.budgets), s, folder, sweep=True)
+                 for s in seeds] + first
+    tables = _run_jobs(first, folder, workers, "ratio sweep and imbalance study")
+    sweep, imbalance = tables.get(SWEEP_CSV, []), tables.get(IMBALANCE_CSV, [])
+    ratios = (choose_ratios(sweep) if sweeping
+              else {g: config.ratio for g in config.generators()})
     jobs = [BudgetJob(config, b, s, folder, ratios) for s in seeds for b in config.budgets]
-    runs = _run_jobs(jobs, folder / "runs.csv", workers, "budgets x seeds")
-    imbalance = []
-    if config.imbalance:
-        jobs = [ImbalanceJob(config, s, folder) for s in seeds]
-        imbalance = _run_jobs(jobs, folder / "imbalance.csv", workers, "imbalance study")
+    runs = _run_jobs(jobs, folder, workers, "budgets x seeds")[RUNS_CSV]
     summary = summarise(runs, "test_accuracy", baselines=("none", "classical"))
     imbalance_summary = _imbalance_summary(imbalance)
     write_csv(folder / "summary.csv", summary)
@@ -113,24 +119,12 @@ def load_results(folder: str | Path) -> tuple[Results, dict]:
     meta["settings_not_recorded"] = sorted(set(fields) - set(saved))
     config = ExperimentConfig(**{k: tuple(v) if isinstance(v, list) else v
                                  for k, v in saved.items() if k in fields})
-    runs, imbalance = read_rows(folder / "runs.csv"), read_rows(folder / "imbalance.csv")
+    runs, imbalance = read_rows(folder / RUNS_CSV), read_rows(folder / IMBALANCE_CSV)
     results = Results(config, folder, meta.get("chosen_ratios", {}), runs,
-                      read_rows(folder / "ratio_sweep.csv"), imbalance,
+                      read_rows(folder / SWEEP_CSV), imbalance,
                       summarise(runs, "test_accuracy", baselines=("none", "classical")),
                       _imbalance_summary(imbalance))
     return results, meta
-
-
-def _choose_or_fix_ratios(config: ExperimentConfig, folder: Path, workers: int
-                          ) -> tuple[dict[str, float], list[dict]]:
-    """The generated share per generator: fixed by ``ratio``, or swept on validation."""
-    generators = config.generators()
-    if config.ratio is not None or not generators:
-        return {g: config.ratio for g in generators}, []
-    jobs = [BudgetJob(config, min(config.budgets), s, folder, sweep=True)
-            for s in range(config.seeds)]
-    sweep = _run_jobs(jobs, folder / "ratio_sweep.csv", workers, "ratio sweep (validation)")
-    return choose_ratios(sweep), sweep
 
 
 def _imbalance_summary(imbalance: list[dict]) -> list[dict]:
@@ -169,30 +163,34 @@ def _run_quietly(job: BudgetJob | ImbalanceJob) -> list[dict]:
             os.environ[PROGRESS_ENV] = previous
 
 
-def _run_jobs(jobs: list, path: Path, workers: int, desc: str) -> list[dict]:
-    """Run the jobs not yet in ``path`` (in parallel processes if workers > 1), appending rows."""
-    fields = jobs[0].key_fields if jobs else ()
-    rows = read_rows(path, fields)
-    done = {tuple(row[f] for f in fields) for row in rows}
-    todo = [job for job in jobs if tuple(getattr(job, f) for f in fields) not in done]
-    with progress_bar(len(jobs), desc, initial=len(jobs) - len(todo)) as bar:
-        if workers > 1 and len(todo) > 1:
-            context = multiprocessing.get_context("spawn")  # CUDA cannot be forked
-            n = min(workers, len(todo))
-            threads = max(1, (os.cpu_count() or 1) // n)
-            with ProcessPoolExecutor(n, mp_context=context, initializer=_limit_threads,
-                                     initargs=(threads,)) as pool:
-                finished = pool.map(_run_quietly, todo)
-                for new in finished:
-                    rows += new
-                    write_csv(path, rows)
-                    bar.update()
-        else:
-            for job in todo:
-                rows += _run_quietly(job)
-                write_csv(path, rows)
-                bar.update()
-    return rows
+def _job_key(job) -> tuple:
+    return tuple(getattr(job, f) for f in job.key_fields)
+
+
+def _worker_pool(workers: int) -> ProcessPoolExecutor:
+    """``workers`` processes sharing the cores between them (spawned: CUDA cannot be forked)."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_limit_threads,
+                               initargs=(max(1, (os.cpu_count() or 1) // workers),))
+
+
+def _run_jobs(jobs: list, folder: Path, workers: int, desc: str) -> dict[str, list[dict]]:
+    """Run the jobs whose rows are not yet in their CSV files (in parallel processes when
+    workers > 1), writing each job's rows as it finishes; return every table's rows."""
+    fields = {job.table: job.key_fields for job in jobs}  # what identifies a job's rows
+    tables = {table: read_rows(folder / table, keys) for table, keys in fields.items()}
+    done = {(table, tuple(row[k] for k in fields[table]))
+            for table, rows in tables.items() for row in rows}
+    todo = [job for job in jobs if (job.table, _job_key(job)) not in done]
+    pool = _worker_pool(min(workers, len(todo))) if min(workers, len(todo)) > 1 else None
+    with progress_bar(len(jobs), desc, initial=len(jobs) - len(todo)) as bar, \
+            (pool or contextlib.nullcontext()):
+        finished = pool.map(_run_quietly, todo) if pool else map(_run_quietly, todo)
+        for job, new in zip(todo, finished, strict=True):
+            tables[job.table] += new
+            write_csv(folder / job.table, tables[job.table])
+            bar.update()
+    return tables
 
 
 def _record_config(folder: Path, config: ExperimentConfig) -> None:

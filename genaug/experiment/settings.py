@@ -62,7 +62,7 @@ class ExperimentConfig:
     cvae_width: int = 32  # feature maps of the cVAE's first convolution
     cvae_lr: float = 2e-3
     gan_width: int = 64  # feature maps of the cGAN (G's last, D's first convolution)
-    gan_loss: str = "hinge"  # notebook 05's final recipe in full mode
+    gan_loss: str = "hinge"  # full mode: hinge, TTUR and EMA, checked on a CPU at 100 per class
     gan_ema_decay: float = 0.995  # spans ~200 steps: a 0.999 EMA still holds 13% of step 0
     gan_lr_d: float = 1.5e-3  # D learns 3x faster than G (two time-scale update rule)
     gan_lr_g: float = 5e-4
