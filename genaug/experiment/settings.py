@@ -120,8 +120,13 @@ def preset(dataset: str | None = None, **overrides) -> ExperimentConfig:
         imbalance_per_class=pick(full=100 if small else 200, quick=50),
         imbalance_fraction=pick(full=0.1, quick=0.2),
     )
+    return dataclasses.replace(config, **_known(overrides))
+
+
+def _known(overrides: dict) -> dict:
+    """``overrides`` if every name is a setting, else an error naming the unknown ones."""
     unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(ExperimentConfig)})
     if unknown:
         raise ValueError(f"Unknown experiment setting(s): {', '.join(unknown)}; the settings "
                          "are the fields of genaug.experiment.ExperimentConfig.")
-    return dataclasses.replace(config, **overrides)
+    return overrides
