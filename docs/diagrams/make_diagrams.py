@@ -279,12 +279,42 @@ def draw_experiment(ax):
     arrow(ax, right(gains), left(ci), "loss")
 
 
+def draw_flow_matching(ax):
+    """Notebook 08: noise images on a straight line, learn the velocity, walk back with Euler."""
+    note(ax, 45, 38, "Flow matching: learn the way from noise to image", size=FONT + 2,
+         fontweight="bold")
+    x = box(ax, 1, 22, 11, 8, "real image\n$x$ (t = 0)", "data")
+    eps = box(ax, 1, 8, 11, 8, "noise\n" r"$\varepsilon \sim \mathcal{N}(0, I)$" "\n(t = 1)",
+              "code")
+    xt = box(ax, 17, 15, 16, 8, "noised image\n" r"$x_t = (1-t)\,x + t\,\varepsilon$",
+             "data", dashed=True)
+    arrow(ax, right(x), (xt[0] - 8, 20))
+    arrow(ax, right(eps), (xt[0] - 8, 17))
+    t = box(ax, 20, 28, 10, 5, "time $t$", "code", size=FONT - 1)
+    y = box(ax, 36, 28, 14, 5, "label $y$ (or null)", "label", size=FONT - 1)
+    net = box(ax, 38, 15, 14, 8, "denoiser\n" r"$v_\theta(x_t, t, y)$", "net", bold=True)
+    arrow(ax, right(xt), left(net))
+    arrow(ax, bottom(t), (net[0] - 5, 23))
+    arrow(ax, bottom(y), top(net), "label")
+    loss = box(ax, 57, 15, 16, 8, "loss\n" r"$\|v_\theta - (\varepsilon - x)\|^2$", "loss")
+    arrow(ax, right(net), left(loss), "loss")
+    sample = box(ax, 57, 2, 31, 9, "sampling: from noise (t = 1), a few Euler steps\n"
+                 r"$x \leftarrow x - \Delta t\; \tilde v$, with guidance" "\n"
+                 r"$\tilde v = v_{null} + w\,(v_y - v_{null})$", "note", size=FONT - 1)
+    arrow(ax, bottom(net), (sample[0] - 15.5, 11), dashed=True)
+    note(ax, 81, 19, "the straight line's\nvelocity: one target\nfor every t",
+         colour=COLOURS["loss"][1])
+    note(ax, 45, 34.5, "Training: noise a batch at random times, regress the velocity; a share "
+         "of labels is dropped to null (for guidance).", colour=COLOURS["note"][1])
+
+
 DIAGRAMS = {  # file name (without .png) -> drawing function
     "vae": draw_vae,
     "cvae": draw_cvae,
     "gan": draw_gan,
     "projection_discriminator": draw_projection,
     "experiment_design": draw_experiment,
+    "flow_matching": draw_flow_matching,
 }
 
 
