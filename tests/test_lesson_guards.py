@@ -1,10 +1,12 @@
 """A lesson guard must be able to fail: plant a collapsed model's numbers into notebook 03's
-guard cell and watch it stop the notebook (nbval would then fail CI)."""
+guard cells and watch them stop the notebook (nbval would then fail CI)."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pytest
+import torch
 
 from genaug import pick
 
@@ -19,10 +21,26 @@ def guard_cell(marker: str) -> str:
     return cells[0]
 
 
-def test_the_cvae_guard_stops_a_collapsed_model():
-    cell = guard_cell('assert after["kl"] > 1')
+def test_the_kl_guard_stops_a_collapsed_cvae():
+    cell = guard_cell("the CVAE has collapsed")
     healthy = {"before": {"loss": 300.0}, "after": {"loss": 250.0, "kl": 3.3}, "pick": pick}
     exec(cell, healthy)  # the stored run's kind of numbers pass
     collapsed = {**healthy, "after": {"loss": 250.0, "kl": 0.0}}  # KL 0: z carries nothing
     with pytest.raises(AssertionError, match="collapsed"):
         exec(cell, collapsed)
+
+
+def _grid_namespace(grid: torch.Tensor, n_styles: int, k: int) -> dict:
+    labels = torch.arange(k).repeat(n_styles)
+    test = SimpleNamespace(images=torch.rand(len(labels), 1, 28, 28), labels=labels)
+    return {"grid": grid, "n_styles": n_styles, "K": k, "test": test, "torch": torch,
+            "after": {"kl": 3.0}}
+
+
+def test_the_style_grid_guard_stops_identical_rows():
+    cell = guard_cell("z carries no style (collapse)")
+    n_styles, k = 4, 10
+    exec(cell, _grid_namespace(torch.rand(n_styles * k, 1, 28, 28), n_styles, k))
+    one_row = torch.rand(1, k, 1, 28, 28).expand(n_styles, k, 1, 28, 28)  # every style the same
+    with pytest.raises(AssertionError, match="no style"):
+        exec(cell, _grid_namespace(one_row.reshape(n_styles * k, 1, 28, 28), n_styles, k))
