@@ -117,7 +117,12 @@ def plot_with_ci(
 ) -> plt.Axes:
     """One line per series with a shaded band: ``series[name] = (mean, low, high)`` over ``x``."""
     ax = _axis(ax, (6, 4))
-    for name, (mean, low, high) in series.items():
+    for i, (name, (mean, low, high)) in enumerate(series.items()):
+        if len(x) == 1:  # one point has no band to shade: error bars side by side instead
+            shift = x[0] * 0.04 * (i - (len(series) - 1) / 2)
+            ax.errorbar([x[0] + shift], mean, yerr=[[mean[0] - low[0]], [high[0] - mean[0]]],
+                        marker="o", capsize=4, label=name)
+            continue
         (line,) = ax.plot(x, mean, marker="o", label=name)
         ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2)
     if logx:
@@ -162,11 +167,16 @@ def plot_bars(
     title: str | None = None,
     errors: Mapping[str, float] | None = None,
     ax: plt.Axes | None = None,
+    intervals: Mapping[str, tuple[float, float]] | None = None,
 ) -> plt.Axes:
-    """A bar per name, with optional error bars (e.g. half-widths of confidence intervals)."""
+    """A bar per name, with optional error bars: symmetric ``errors`` (half-widths), or the
+    ``intervals``' own (low, high) ends, which a clipped interval needs."""
     ax = _axis(ax, (max(4, 0.9 * len(values)), 3.2))
     names = list(values)
     err = [errors[n] for n in names] if errors else None
+    if intervals:  # (2, N): distances below and above each bar
+        err = [[values[n] - intervals[n][0] for n in names],
+               [intervals[n][1] - values[n] for n in names]]
     ax.bar(names, [values[n] for n in names], yerr=err, capsize=3, color="tab:blue", alpha=0.8)
     ax.set_ylabel(ylabel)
     ax.tick_params(axis="x", rotation=30)
