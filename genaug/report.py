@@ -68,16 +68,17 @@ def classical_lost(summary: list[dict], budget: int) -> bool:
 
 def verdicts(results: Results) -> list[str]:
     """The generative methods' verdicts over none and over classical, with the caveats."""
-    lines = []
+    lines, n_intervals = [], 0
     for row in results.summary:
         if parse_method(row["method"]).generator is None:
             continue
-        lines.append(verdict(row, "none"))
-        if "gain_vs_classical" in row:
-            note = (" (classical itself lost to none here: a gain over it says little about "
-                    "the generator)" if classical_lost(results.summary, row["budget"]) else "")
-            lines.append(verdict(row, "classical") + note)
-    n_intervals = sum("[" in line for line in lines)
+        for baseline in ("none", "classical"):
+            if baseline == "classical" and "gain_vs_classical" not in row:
+                continue  # no classical run to compare with ('none' says "not available")
+            lost = baseline == "classical" and classical_lost(results.summary, row["budget"])
+            lines.append(verdict(row, baseline) + (" (classical itself lost to none here: a "
+                         "gain over it says little about the generator)" if lost else ""))
+            n_intervals += not math.isnan(row.get(f"gain_vs_{baseline}_low", math.nan))
     if n_intervals > 1:
         lines.append(f"Caveat: {n_intervals} intervals are read at once; at 95% each, about "
                      f"{n_intervals / 20:.1f} would exclude 0 by chance alone if no method "
