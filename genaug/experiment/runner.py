@@ -28,7 +28,12 @@ from genaug.device import describe, get_device
 from genaug.experiment.jobs import IMBALANCE_CSV, RUNS_CSV, SWEEP_CSV, BudgetJob, ImbalanceJob
 from genaug.experiment.results_io import read_rows, write_csv
 from genaug.experiment.settings import GENERATORS, ExperimentConfig
-from genaug.experiment.validation import ConfigError, check_output_folder, validate
+from genaug.experiment.validation import (
+    ConfigError,
+    check_fits_data,
+    check_output_folder,
+    validate,
+)
 from genaug.stats import summarise
 from genaug.train import progress_bar
 
@@ -64,9 +69,8 @@ def _limit_threads(threads: int) -> None:
 
 def prepare(config: ExperimentConfig, folder: Path) -> None:
     """Validate everything, then record the config: nothing is written for a bad setting."""
-    validate(config)
-    counts = load_dataset(config.dataset, "train").class_counts().tolist()
-    validate(config, counts)
+    validate(config)  # before loading: a bad dataset name fails at once
+    check_fits_data(config, load_dataset(config.dataset, "train").class_counts().tolist())
     check_output_folder(folder)
     _record_config(folder, config)
 

@@ -100,7 +100,7 @@ def _check_shares(config: ExperimentConfig) -> None:
              f"imbalance_fraction must be a share in (0, 1], got {fraction!r}.")
 
 
-def _check_fits_data(config: ExperimentConfig, class_counts: Sequence[int]) -> None:
+def check_fits_data(config: ExperimentConfig, class_counts: Sequence[int]) -> None:
     """Budgets (and the imbalance study) must fit the smallest class beside the validation set."""
     room = min(class_counts) - config.val_per_class
     _require(room > 0, f"val_per_class={config.val_per_class} leaves no training image in the "
@@ -131,7 +131,7 @@ def validate(config: ExperimentConfig, class_counts: Sequence[int] | None = None
     _check_counts(config)
     _check_shares(config)
     if class_counts is not None:
-        _check_fits_data(config, class_counts)
+        check_fits_data(config, class_counts)
 
 
 def check_output_folder(folder: Path) -> None:
