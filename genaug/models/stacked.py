@@ -57,6 +57,6 @@ def copy_first_model(module: nn.Module, n_models: int) -> nn.Module:
     """Copy model 0's weights and buffers into every model of a stack, so they start identical."""
     for tensor in list(module.parameters()) + list(module.buffers()):
         if tensor.ndim > 0:  # every tensor is laid out model-major: (M * ..., ...)
-            slices = tensor.view(n_models, -1)
+            slices = tensor.unflatten(0, (n_models, -1))  # a view, whatever the memory format
             slices[1:] = slices[0]
     return module
