@@ -57,7 +57,7 @@ def finite_float(text: str) -> float:
 
 def _experiment(args: argparse.Namespace) -> int:
     from genaug.data import default_dataset
-    from genaug.experiment import preset, run_experiment
+    from genaug.experiment import preset, run_experiment, with_filtered
     from genaug.report import experiment_report
 
     dataset = args.dataset or default_dataset()
@@ -71,6 +71,8 @@ def _experiment(args: argparse.Namespace) -> int:
         "imbalance": False if args.no_imbalance else None,
     }.items() if v is not None}
     config = preset(dataset, **overrides, **_settings(args.set or [], overrides))
+    if args.filter:  # a filtered twin beside each generator arm, its threshold chosen on val
+        config = dataclasses.replace(config, methods=with_filtered(config.methods))
     out = Path(args.out or f"results/{mode()}-{dataset}")
     print(f"Running the experiment on {dataset} in {mode()} mode; results go to {out}/")
     try:
@@ -176,9 +178,15 @@ def _add_experiment(sub) -> None:
     exp.add_argument("--dataset", choices=["fashion_mnist", "mnist", "digits"])
     exp.add_argument("--budgets", type=whole_number(1), nargs="+",
                      help="labelled images per class")
-    exp.add_argument("--methods", nargs="+", help="subset of: none classical cvae cgan cdiff "
-                     "cvae+classical cgan+classical cdiff+classical (quick mode leaves out "
-                     "the two diffusion arms unless named)")
+    exp.add_argument("--methods", nargs="+", help="labelled only: none classical cvae cgan "
+                     "cdiff cvae+classical cgan+classical cdiff+classical filtered-cvae "
+                     "filtered-cgan filtered-cdiff; labelled + unlabelled images: latent-vae "
+                     "finetuned-cvae finetuned-cgan pseudo-label; reference (all labels): "
+                     "oracle-cvae oracle-cgan oracle-cdiff. Quick mode runs the first six "
+                     "unless others are named")
+    exp.add_argument("--filter", action="store_true", help="add a filtered twin of each "
+                     "generator arm: keep a sample only if a classifier trained on the budget "
+                     "gives it its label with a confidence chosen on validation")
     exp.add_argument("--seeds", type=whole_number(1),
                      help="number of seeds (5; an interval needs 3 or more)")
     exp.add_argument("--ratio", type=finite_float, help="fixed generated share of each batch, "

@@ -22,14 +22,29 @@ def _pct(row: dict, key: str) -> str:
     return f"{100 * mean:{sign}.1f} [{100 * low:{sign}.1f}, {100 * high:{sign}.1f}]"
 
 
-def summary_table(results: Results) -> str:
-    """Test accuracy per budget and method, with the paired gains, as a text table."""
+SETTING_TITLES = {
+    "labelled": "Labelled images only (the budget)",
+    "labelled + unlabelled": "Labelled budget + the training split's other images, unlabelled",
+    "reference": "Reference, not a fair method: generators trained on every labelled image",
+}
+GAIN_COLUMNS = {"labelled": ("none", "classical"), "labelled + unlabelled": ("none",
+                "pseudo-label"), "reference": ("none",)}
+
+
+def in_setting(summary: list[dict], setting: str) -> list[dict]:
+    """The summary rows of one setting; 'none' (the common baseline) leads every setting."""
+    return [r for r in summary if parse_method(r["method"]).setting == setting
+            or (r["method"] == "none" and setting != "labelled")]
+
+
+def summary_table(results: Results, setting: str = "labelled") -> str:
+    """Test accuracy per budget and method of one setting, with its paired gains."""
+    gains = [f"gain vs {b}" for b in GAIN_COLUMNS[setting]]
     rows = [{"budget": r["budget"], "method": r["method"],
              "test acc % [95% CI]": _pct(r, "test_accuracy"),
-             "gain vs none": _pct(r, "gain_vs_none"),
-             "gain vs classical": _pct(r, "gain_vs_classical")} for r in results.summary]
-    return format_table(rows, ["budget", "method", "test acc % [95% CI]", "gain vs none",
-                               "gain vs classical"])
+             **{g: _pct(r, g.replace(" ", "_")) for g in gains}}
+            for r in in_setting(results.summary, setting)]
+    return format_table(rows, ["budget", "method", "test acc % [95% CI]", *gains])
 
 
 def imbalance_table(results: Results) -> str:
@@ -67,14 +82,15 @@ def classical_lost(summary: list[dict], budget: int) -> bool:
 
 
 def verdicts(results: Results) -> list[str]:
-    """The generative methods' verdicts over none and over classical, with the caveats."""
+    """Each arm's verdicts over its setting's baselines, with the caveats."""
     lines, n_intervals = [], 0
     for row in results.summary:
-        if parse_method(row["method"]).generator is None:
+        method = parse_method(row["method"])
+        if method.source is None:
             continue
-        for baseline in ("none", "classical"):
-            if baseline == "classical" and "gain_vs_classical" not in row:
-                continue  # no classical run to compare with ('none' says "not available")
+        for baseline in GAIN_COLUMNS[method.setting]:
+            if baseline != "none" and f"gain_vs_{baseline}" not in row:
+                continue  # no such run to compare with ('none' says "not available")
             lost = baseline == "classical" and classical_lost(results.summary, row["budget"])
             lines.append(verdict(row, baseline) + (" (classical itself lost to none here: a "
                          "gain over it says little about the generator)" if lost else ""))
@@ -91,10 +107,16 @@ def experiment_report(results: Results) -> str:
     cfg = results.config
     parts = [
         f"\n{cfg.dataset}: {cfg.seeds} seeds, {cfg.classifier_steps} classifier steps per method, "
-        f"generated share chosen on validation: {results.ratios or 'n/a'}",
+        f"generated share chosen on validation: {results.ratios or 'n/a'}"
+        + (f", confidence thresholds: {results.thresholds}" if results.thresholds else ""),
         "Test accuracy (mean over seeds, 95% CI) and paired gains in percentage points:",
-        summary_table(results),
     ]
+    settings = [s for s in SETTING_TITLES
+                if any(parse_method(r["method"]).setting == s for r in results.summary)]
+    for setting in settings:
+        if settings != ["labelled"]:  # one table per setting, never mixed in one claim
+            parts.append(f"\n{SETTING_TITLES[setting]}:")
+        parts.append(summary_table(results, setting))
     if cfg.seeds < MIN_SEEDS:
         parts.append(f"With {cfg.seeds} seed(s) the table shows means only: an interval needs "
                      f"{MIN_SEEDS} or more seeds (--seeds {MIN_SEEDS}).")

@@ -44,3 +44,42 @@ def labelled_batch(
               for part in labels.split(chunk)]
     empty = torch.empty(0, model.config.channels, model.config.image_size, model.config.image_size)
     return (torch.cat(images).float() if images else empty.to(device)), labels.to(device)
+
+
+@torch.no_grad()
+def latent_variations(
+    vae: nn.Module, images: torch.Tensor, labels: torch.Tensor, n: int, *,
+    temperature: float = 1.0, interpolation: float = 0.5, seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` label-preserving variations of labelled images, made in an unconditional VAE's
+    latent space: each keeps the label of the image(s) it came from.
+
+    A share ``1 - interpolation`` decodes a latent drawn near one image's posterior,
+    z ~ N(mu, (temperature * sigma)^2); the rest decode a random point on the line between the
+    posterior means of two images of the same class. The VAE needs no labels, so it can be
+    trained on every unlabelled image while the labels come from the budget alone.
+    """
+    if vae.config.n_classes:
+        raise ValueError("latent_variations needs an unconditional VAE (n_classes=0).")
+    gen = torch.Generator().manual_seed(seed)
+    device = next(vae.parameters()).device
+    mu, logvar = vae.encode(images.to(device))
+    first = torch.randint(len(labels), (n,), generator=gen).to(device)
+    z = mu[first] + temperature * torch.exp(0.5 * logvar[first]) * torch.randn(
+        n, mu.shape[1], generator=gen).to(device)
+    mixed = torch.rand(n, generator=gen).to(device) < interpolation
+    partner = _same_class_partner(labels.to(device), first, gen)
+    t = torch.rand(n, 1, generator=gen).to(device)
+    z = torch.where(mixed.unsqueeze(1), (1 - t) * mu[first] + t * mu[partner], z)
+    return torch.sigmoid(vae.decode(z)).float(), labels.to(device)[first]
+
+
+def _same_class_partner(labels: torch.Tensor, first: torch.Tensor, gen: torch.Generator
+                        ) -> torch.Tensor:
+    """For each index in ``first``, a random index of an image with the same label."""
+    order = torch.argsort(labels, stable=True)  # images grouped by class
+    counts = torch.bincount(labels)
+    starts = torch.cumsum(counts, 0) - counts
+    cls = labels[first]
+    offset = (torch.rand(len(first), generator=gen).to(labels.device) * counts[cls]).long()
+    return order[starts[cls] + offset.clamp(max=counts[cls] - 1)]

@@ -13,6 +13,7 @@ from genaug.experiment import (
     BudgetJob,
     ImbalanceJob,
     Recipe,
+    arms,
     choose_ratios,
     jobs,
     preset,
@@ -112,7 +113,7 @@ def test_choose_ratios_takes_the_best_mean_validation_accuracy():
 def _spy_generators(monkeypatch, seen: list) -> None:
     """Replace generator training by a spy that records what data each generator was given."""
 
-    def spy(kind, data, config, seed, path=None):
+    def spy(kind, data, config, seed, path=None, **_):
         seen.append((kind, len(data), sorted(data.class_counts().tolist())))
         return torch.nn.Identity(), False
 
@@ -121,8 +122,9 @@ def _spy_generators(monkeypatch, seen: list) -> None:
             torch.arange(len(counts)), torch.as_tensor(counts))
         return torch.rand(len(labels), 1, 8, 8), labels
 
-    monkeypatch.setattr(jobs, "train_generator", spy)
-    monkeypatch.setattr(jobs, "labelled_batch", fake_batch)
+    for module in (jobs, arms):  # the imbalance study's generators, and the grid's arms
+        monkeypatch.setattr(module, "train_generator", spy)
+        monkeypatch.setattr(module, "labelled_batch", fake_batch)
 
 
 def test_generators_see_only_the_labelled_budget(monkeypatch, tmp_path):

@@ -22,19 +22,14 @@ Every setting lives in one frozen :class:`ExperimentConfig` (``settings``), reco
 results folder's ``config.json``.
 """
 
+from genaug.experiment.arms import ArmData, Pool, PoolMaker, arm_data
 from genaug.experiment.generators import build_generator, train_generator
-from genaug.experiment.jobs import (
-    BudgetJob,
-    ImbalanceJob,
-    Recipe,
-    recipe_for,
-    stacked_batches,
-    train_stack,
-)
+from genaug.experiment.jobs import BudgetJob, ImbalanceJob, recipe_for
 from genaug.experiment.results_io import read_rows
 from genaug.experiment.runner import (
     Results,
     choose_ratios,
+    choose_thresholds,
     default_workers,
     load_results,
     run_experiment,
@@ -43,17 +38,23 @@ from genaug.experiment.settings import (
     GENERATORS,
     IMBALANCE_METHODS,
     METHODS,
+    SETTINGS,
+    SOURCES,
     VAL_SEED,
     ExperimentConfig,
     Method,
     parse_method,
     preset,
+    with_filtered,
 )
+from genaug.experiment.stacks import Recipe, stacked_batches, train_stack
 from genaug.experiment.validation import ConfigError, validate
 
 __all__ = [
-    "GENERATORS", "IMBALANCE_METHODS", "METHODS", "VAL_SEED", "BudgetJob", "build_generator",
-    "choose_ratios", "ConfigError", "default_workers", "ExperimentConfig", "ImbalanceJob",
-    "load_results", "Method", "parse_method", "preset", "read_rows", "Recipe", "recipe_for",
-    "Results", "run_experiment", "stacked_batches", "train_generator", "train_stack", "validate",
+    "GENERATORS", "IMBALANCE_METHODS", "METHODS", "SETTINGS", "SOURCES", "VAL_SEED", "ArmData",
+    "arm_data", "BudgetJob", "build_generator", "choose_ratios", "choose_thresholds",
+    "ConfigError", "default_workers", "ExperimentConfig", "ImbalanceJob",
+    "load_results", "Method", "parse_method", "Pool", "PoolMaker", "preset", "read_rows",
+    "Recipe", "recipe_for", "Results", "run_experiment", "stacked_batches", "train_generator",
+    "train_stack", "validate", "with_filtered",
 ]

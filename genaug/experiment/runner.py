@@ -27,7 +27,7 @@ from genaug.data import load_dataset
 from genaug.device import describe, get_device
 from genaug.experiment.jobs import IMBALANCE_CSV, RUNS_CSV, SWEEP_CSV, BudgetJob, ImbalanceJob
 from genaug.experiment.results_io import read_rows, write_csv
-from genaug.experiment.settings import GENERATORS, ExperimentConfig
+from genaug.experiment.settings import SOURCES, THRESHOLDED, ExperimentConfig
 from genaug.experiment.validation import (
     ConfigError,
     check_fits_data,
@@ -37,6 +37,10 @@ from genaug.experiment.validation import (
 from genaug.stats import summarise
 from genaug.train import progress_bar
 
+# every method's paired gain is read against these, where the run has them: pseudo-labelling
+# is the baseline a generative arm that uses unlabelled images must beat
+BASELINES = ("none", "classical", "pseudo-label")
+
 
 @dataclass
 class Results:
@@ -44,12 +48,13 @@ class Results:
 
     config: ExperimentConfig
     folder: Path
-    ratios: dict[str, float]  # the generated share chosen for each generator
+    ratios: dict[str, float]  # the generated share chosen for each arm
     runs: list[dict]  # one row per (budget, seed, method)
     sweep: list[dict]  # the validation sweep of the ratio
     imbalance: list[dict]  # one row per (seed, method) of the imbalance study
     summary: list[dict]  # per (budget, method): mean, CI, paired gains
     imbalance_summary: list[dict]
+    thresholds: dict[str, float] = dataclasses.field(default_factory=dict)  # filtered arms'
 
 
 def default_workers() -> int:
@@ -90,24 +95,34 @@ def run_experiment(config: ExperimentConfig, out: str | Path, workers: int | Non
     seeds = range(config.seeds)
     # the imbalance study needs no ratio: it runs beside the sweep, so no worker waits idle
     first = [ImbalanceJob(config, s, folder) for s in seeds] if config.imbalance else []
-    sweeping = config.ratio is None and bool(config.generators())
+    sweeping = needs_sweep(config)
     if sweeping:
         first = [BudgetJob(config, min(config.budgets), s, folder, sweep=True)
                  for s in seeds] + first
     tables = _run_jobs(first, folder, workers, "ratio sweep and imbalance study")
     sweep, imbalance = tables.get(SWEEP_CSV, []), tables.get(IMBALANCE_CSV, [])
-    ratios = (choose_ratios(sweep) if sweeping
-              else {g: config.ratio for g in config.generators()})
-    jobs = [BudgetJob(config, b, s, folder, ratios) for s in seeds for b in config.budgets]
+    ratios, thresholds = choose_ratios(sweep), choose_thresholds(sweep)
+    if config.ratio is not None:
+        ratios = {s: config.ratio for s in config.sources()}
+    jobs = [BudgetJob(config, b, s, folder, ratios, thresholds=thresholds)
+            for s in seeds for b in config.budgets]
     runs = _run_jobs(jobs, folder, workers, "budgets x seeds")[RUNS_CSV]
-    summary = summarise(runs, "test_accuracy", baselines=("none", "classical"))
+    summary = summarise(runs, "test_accuracy", baselines=BASELINES)
     imbalance_summary = _imbalance_summary(imbalance)
     write_csv(folder / "summary.csv", summary)
     write_csv(folder / "imbalance_summary.csv", imbalance_summary)
     meta = json.loads((folder / "config.json").read_text())
-    meta["chosen_ratios"] = ratios
+    meta["chosen_ratios"], meta["chosen_thresholds"] = ratios, thresholds
     (folder / "config.json").write_text(json.dumps(meta, indent=1) + "\n")
-    return Results(config, folder, ratios, runs, sweep, imbalance, summary, imbalance_summary)
+    return Results(config, folder, ratios, runs, sweep, imbalance, summary, imbalance_summary,
+                   thresholds)
+
+
+def needs_sweep(config: ExperimentConfig) -> bool:
+    """Whether validation must choose a ratio, or a threshold among several, for some arm."""
+    sources = config.sources()
+    return bool(sources) and (config.ratio is None or (
+        len(config.thresholds) > 1 and any(s in THRESHOLDED for s in sources)))
 
 
 def load_results(folder: str | Path) -> tuple[Results, dict]:
@@ -126,8 +141,8 @@ def load_results(folder: str | Path) -> tuple[Results, dict]:
     runs, imbalance = read_rows(folder / RUNS_CSV), read_rows(folder / IMBALANCE_CSV)
     results = Results(config, folder, meta.get("chosen_ratios", {}), runs,
                       read_rows(folder / SWEEP_CSV), imbalance,
-                      summarise(runs, "test_accuracy", baselines=("none", "classical")),
-                      _imbalance_summary(imbalance))
+                      summarise(runs, "test_accuracy", baselines=BASELINES),
+                      _imbalance_summary(imbalance), meta.get("chosen_thresholds", {}))
     return results, meta
 
 
@@ -141,17 +156,29 @@ def _imbalance_summary(imbalance: list[dict]) -> list[dict]:
             for r, b in zip(recall, balanced, strict=True)]
 
 
-def choose_ratios(sweep: list[dict]) -> dict[str, float]:
-    """For each generator, the generated share with the best mean validation accuracy."""
+def _best_settings(sweep: list[dict]) -> dict[str, tuple[float, float | None]]:
+    """For each arm, the (ratio, threshold) pair with the best mean validation accuracy."""
     chosen = {}
-    for g in GENERATORS:
-        by_ratio: dict[float, list[float]] = {}
+    for source in SOURCES:
+        scores: dict[tuple, list[float]] = {}
         for row in sweep:
-            if row["method"] == g:
-                by_ratio.setdefault(float(row["ratio"]), []).append(float(row["val_accuracy"]))
-        if by_ratio:
-            chosen[g] = max(by_ratio, key=lambda r: sum(by_ratio[r]) / len(by_ratio[r]))
+            if row["method"] == source:
+                threshold = row.get("threshold", "")
+                key = (float(row["ratio"]), None if threshold in ("", None) else float(threshold))
+                scores.setdefault(key, []).append(float(row["val_accuracy"]))
+        if scores:
+            chosen[source] = max(scores, key=lambda k: sum(scores[k]) / len(scores[k]))
     return chosen
+
+
+def choose_ratios(sweep: list[dict]) -> dict[str, float]:
+    """For each arm, the generated share of its best setting on validation."""
+    return {s: ratio for s, (ratio, _) in _best_settings(sweep).items()}
+
+
+def choose_thresholds(sweep: list[dict]) -> dict[str, float]:
+    """For each filtered arm (and pseudo-labels), the confidence threshold of its best setting."""
+    return {s: t for s, (_, t) in _best_settings(sweep).items() if t is not None}
 
 
 def _run_quietly(job: BudgetJob | ImbalanceJob) -> list[dict]:

@@ -13,9 +13,20 @@ from dataclasses import dataclass
 from genaug.config import mode, pick
 from genaug.data import default_dataset
 
-GENERATORS = ("cvae", "cgan", "cdiff")
+GENERATORS = ("cvae", "cgan", "cdiff")  # conditional generators trained on the budget alone
+# Every arm that adds images to the classifier's batches, by the data it may see:
+LABELLED_SOURCES = GENERATORS + tuple(f"filtered-{g}" for g in GENERATORS)
+UNLABELLED_SOURCES = ("latent-vae", "finetuned-cvae", "finetuned-cgan", "pseudo-label")
+REFERENCE_SOURCES = tuple(f"oracle-{g}" for g in GENERATORS)  # all labels: not a fair method
+SOURCES = LABELLED_SOURCES + UNLABELLED_SOURCES + REFERENCE_SOURCES
+THRESHOLDED = tuple(s for s in SOURCES if s.startswith("filtered-")) + ("pseudo-label",)
+SETTINGS = {"labelled": ("none", "classical", *LABELLED_SOURCES),
+            "labelled + unlabelled": UNLABELLED_SOURCES,
+            "reference": REFERENCE_SOURCES}
 METHODS = ("none", "classical", "cvae", "cgan", "cdiff",
-           "cvae+classical", "cgan+classical", "cdiff+classical")
+           "cvae+classical", "cgan+classical", "cdiff+classical",
+           *LABELLED_SOURCES[3:], *UNLABELLED_SOURCES, *REFERENCE_SOURCES)
+FULL_METHODS = METHODS[:8] + UNLABELLED_SOURCES + REFERENCE_SOURCES  # --filter adds filtered-*
 QUICK_METHODS = METHODS[:4] + METHODS[5:7]  # quick mode leaves out diffusion: CPU minutes
 IMBALANCE_METHODS = ("none", "oversample", "classical", "cvae", "cgan")
 VAL_SEED = 10_000  # the validation set is the same for every seed and budget
@@ -23,19 +34,29 @@ VAL_SEED = 10_000  # the validation set is the same for every seed and budget
 
 @dataclass(frozen=True)
 class Method:
-    """A method name parsed once: which generator feeds it, and whether it adds classical."""
+    """A method name parsed once: the arm that feeds it extra images, whether it adds classical
+    augmentation, and the setting (which labels and images) it belongs to."""
 
     name: str
-    generator: str | None  # "cvae", "cgan", "cdiff", or None for real images only
+    source: str | None  # an entry of SOURCES, or None for real labelled images only
     classical: bool  # classical augmentation on top
+    setting: str  # "labelled", "labelled + unlabelled" or "reference"
 
 
 def parse_method(name: str) -> Method:
-    """``"cgan+classical"`` -> Method("cgan+classical", "cgan", True); unknown names refused."""
+    """``"cgan+classical"`` -> Method("cgan+classical", "cgan", True, "labelled")."""
     if name not in METHODS:
         raise ValueError(f"Unknown method {name!r}; choose from {', '.join(METHODS)}.")
-    generator = next((g for g in GENERATORS if name.startswith(g)), None)
-    return Method(name, generator, name.endswith("classical"))
+    base = name.removesuffix("+classical")
+    source = base if base in SOURCES else None
+    setting = next(k for k, members in SETTINGS.items() if base in members)
+    return Method(name, source, name.endswith("classical"), setting)
+
+
+def with_filtered(methods: tuple[str, ...]) -> tuple[str, ...]:
+    """``methods`` plus a filtered twin of each generator arm in it (what ``--filter`` asks)."""
+    twins = [f"filtered-{m}" for m in methods if m in GENERATORS]
+    return methods + tuple(t for t in twins if t not in methods)
 
 
 @dataclass(frozen=True)
@@ -45,7 +66,7 @@ class ExperimentConfig:
     dataset: str = "fashion_mnist"
     mode: str = "full"  # the preset the values came from; quick and full never share a folder
     budgets: tuple[int, ...] = (10, 50, 100, 500)  # labelled images per class
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] = FULL_METHODS
     seeds: int = 5  # seeds 0..seeds-1; an interval needs at least 3
     # the classifier: identical for every method, so every method gets the same compute
     classifier_steps: int = 2000
@@ -54,6 +75,8 @@ class ExperimentConfig:
     # generated images in the classifier's batches
     ratios: tuple[float, ...] = (0.25, 0.5, 0.75)  # generated share of a batch, tried on val
     ratio: float | None = None  # a fixed generated share instead of the validation sweep
+    thresholds: tuple[float, ...] = (0.5, 0.9)  # filtered-* and pseudo-label: the confidence
+    # a classifier trained on the budget must give an image's label to keep it; tried on val
     n_synthetic: int = 5000  # images drawn once from each generator, then sampled per batch
     # the generators' recipes, trained on the labelled budget only
     generator_steps: int = 2000
@@ -70,6 +93,10 @@ class ExperimentConfig:
     diffusion_lr: float = 2e-3
     diffusion_sample_steps: int = 20  # Euler steps from noise to image
     diffusion_guidance: float = 2.0  # classifier-free guidance: class accuracy vs diversity
+    # setting 2: the training split's images without their labels (the budget's labels only)
+    n_unlabelled: int | None = None  # how many of them (drawn once per seed); None: all
+    latent_temperature: float = 1.0  # latent-vae: z ~ N(mu, (t * sigma)^2) around an image
+    latent_interpolation: float = 0.5  # latent-vae: share of same-class interpolations
     # choices are made on a validation split held out of the training images
     val_per_class: int = 50
     # the class-imbalance study
@@ -78,10 +105,10 @@ class ExperimentConfig:
     imbalance_minority: tuple[int, ...] = (0, 2, 6)  # Fashion-MNIST: T-shirt, Pullover, Shirt
     imbalance_fraction: float = 0.1  # the minority classes keep this share
 
-    def generators(self) -> tuple[str, ...]:
-        """The generators this run's methods need, in GENERATORS order."""
-        used = {parse_method(m).generator for m in self.methods}
-        return tuple(g for g in GENERATORS if g in used)
+    def sources(self) -> tuple[str, ...]:
+        """The arms this run's methods draw extra images from, in SOURCES order."""
+        used = {parse_method(m).source for m in self.methods}
+        return tuple(s for s in SOURCES if s in used)
 
 
 def preset(dataset: str | None = None, **overrides) -> ExperimentConfig:
@@ -97,14 +124,15 @@ def preset(dataset: str | None = None, **overrides) -> ExperimentConfig:
     config = ExperimentConfig(
         dataset=name,
         mode=mode(),
-        methods=pick(full=METHODS, quick=QUICK_METHODS),
+        methods=pick(full=FULL_METHODS, quick=QUICK_METHODS),
         budgets=pick(full=(10, 50, 100) if small else (10, 50, 100, 500), quick=(10, 50)),
         seeds=5,  # in both modes: an interval needs 3, and 5 make it about half as wide
         classifier_steps=pick(full=2000, quick=200),
-        classifier_width=pick(full=32, quick=8),
+        classifier_width=pick(full=32, quick=16),
         batch_size=pick(full=128, quick=64),
         ratios=pick(full=(0.25, 0.5, 0.75), quick=(0.25, 0.5)),
         n_synthetic=pick(full=5000, quick=500),
+        n_unlabelled=pick(full=None, quick=5000),
         generator_steps=pick(full=2000, quick=150),
         cvae_width=pick(full=32, quick=16),
         cvae_lr=pick(full=2e-3, quick=5e-3),

@@ -21,7 +21,8 @@ POSITIVE_INTS = ("seeds", "classifier_steps", "classifier_width", "batch_size", 
                  "generator_steps", "generator_batch_size", "cvae_latent_dim", "cvae_width",
                  "gan_width", "diffusion_width", "diffusion_sample_steps", "val_per_class",
                  "imbalance_per_class")
-POSITIVE_FLOATS = ("cvae_lr", "gan_lr_d", "gan_lr_g", "diffusion_lr", "diffusion_guidance")
+POSITIVE_FLOATS = ("cvae_lr", "gan_lr_d", "gan_lr_g", "diffusion_lr", "diffusion_guidance",
+                   "latent_temperature")
 
 
 class ConfigError(ValueError):
@@ -98,6 +99,16 @@ def _check_shares(config: ExperimentConfig) -> None:
     fraction = config.imbalance_fraction
     _require(_is_number(fraction) and 0 < fraction <= 1,
              f"imbalance_fraction must be a share in (0, 1], got {fraction!r}.")
+    _check_unique("thresholds", config.thresholds)
+    bad = [str(t) for t in config.thresholds if not (_is_number(t) and 0 <= t < 1)]
+    _require(not bad, f"thresholds are a classifier's confidence, each in [0, 1); got "
+                      f"{', '.join(bad)}.")
+    share = config.latent_interpolation
+    _require(_is_number(share) and 0 <= share <= 1,
+             f"latent_interpolation must be a share in [0, 1], got {share!r}.")
+    n = config.n_unlabelled
+    _require(n is None or (_is_int(n) and n > 0), f"n_unlabelled must be a positive whole "
+                                                  f"number, or None for all, got {n!r}.")
 
 
 def check_fits_data(config: ExperimentConfig, class_counts: Sequence[int]) -> None:
