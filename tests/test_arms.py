@@ -26,6 +26,7 @@ from genaug.experiment import (
     validate,
     with_filtered,
 )
+from genaug.experiment.quality import make_judge, pool_quality
 from genaug.models.gan import GAN, GANConfig
 from genaug.models.transfer import conditional_from_unconditional
 from genaug.models.vae import VAE, VAEConfig
@@ -130,3 +131,12 @@ def test_methods_name_their_setting():
 def test_bad_arm_settings_are_refused(setting, value):
     with pytest.raises(ConfigError, match=setting):
         validate(dataclasses.replace(preset("digits"), **{setting: value}))
+
+
+def test_pool_quality_tells_real_images_from_noise():
+    test = load_dataset("digits", "test")
+    judge = make_judge("digits", test)
+    real = pool_quality(test.images, test.labels, judge)
+    noise = pool_quality(torch.rand_like(test.images), test.labels, judge)
+    assert real["pool_class_accuracy"] > 0.8 and real["pool_precision"] > 0.5
+    assert noise["pool_class_accuracy"] < 0.4 and noise["pool_frechet"] > real["pool_frechet"]

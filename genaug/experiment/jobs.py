@@ -18,6 +18,7 @@ from genaug.data import ImageDataset, imbalanced_subset, load_dataset, stratifie
 from genaug.device import get_device
 from genaug.experiment.arms import Pool, PoolMaker, arm_data
 from genaug.experiment.generators import train_generator
+from genaug.experiment.quality import make_judge, pool_quality
 from genaug.experiment.settings import (
     GENERATORS,
     IMBALANCE_METHODS,
@@ -113,6 +114,7 @@ class BudgetJob:
         clf_seconds = time.perf_counter() - start
         val_scores = score_each(stack, val)
         test_scores = {} if self.sweep else score_each(stack, test)  # a sweep only chooses
+        quality = self.pool_quality(recipes, test)
         return [{
             "dataset": self.config.dataset, "budget": self.budget, "seed": self.seed,
             "method": c.method, "setting": parse_method(c.method).setting, "ratio": c.ratio,
@@ -121,10 +123,20 @@ class BudgetJob:
             "val_accuracy": val_scores["accuracy"][i],
             **{f"test_{k}": test_scores[k][i] for k in ("accuracy", "balanced_accuracy")
                if k in test_scores},
+            **quality[i],
             "generator_diverged": maker.diverged.get(parse_method(c.method).source, False),
             "generator_seconds": round(gen_seconds, 2),
             "classifier_seconds": round(clf_seconds, 2),
         } for i, (c, recipe) in enumerate(zip(rows, recipes, strict=True))]
+
+
+    def pool_quality(self, recipes: list[Recipe], test: ImageDataset) -> list[dict]:
+        """Each recipe's pool scored by the reference classifier (empty where not measured)."""
+        if self.sweep or not self.config.measure_pools:
+            return [{} for _ in recipes]
+        judge = make_judge(self.config.dataset, test)
+        return [pool_quality(*r.synthetic, judge) if r.synthetic is not None else {}
+                for r in recipes]
 
 
 @dataclass(frozen=True)

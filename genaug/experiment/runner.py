@@ -34,6 +34,7 @@ from genaug.experiment.validation import (
     check_output_folder,
     validate,
 )
+from genaug.metrics import reference_classifier
 from genaug.stats import summarise
 from genaug.train import progress_bar
 
@@ -106,6 +107,8 @@ def run_experiment(config: ExperimentConfig, out: str | Path, workers: int | Non
         ratios = {s: config.ratio for s in config.sources()}
     jobs = [BudgetJob(config, b, s, folder, ratios, thresholds=thresholds)
             for s in seeds for b in config.budgets]
+    if config.measure_pools and config.sources():  # train the judge once, before the workers
+        reference_classifier(config.dataset)
     runs = _run_jobs(jobs, folder, workers, "budgets x seeds")[RUNS_CSV]
     summary = summarise(runs, "test_accuracy", baselines=BASELINES)
     imbalance_summary = _imbalance_summary(imbalance)

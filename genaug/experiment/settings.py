@@ -97,6 +97,7 @@ class ExperimentConfig:
     n_unlabelled: int | None = None  # how many of them (drawn once per seed); None: all
     latent_temperature: float = 1.0  # latent-vae: z ~ N(mu, (t * sigma)^2) around an image
     latent_interpolation: float = 0.5  # latent-vae: share of same-class interpolations
+    measure_pools: bool = True  # score each arm's pool with notebook 06's measures (a judge)
     # choices are made on a validation split held out of the training images
     val_per_class: int = 50
     # the class-imbalance study
@@ -133,6 +134,7 @@ def preset(dataset: str | None = None, **overrides) -> ExperimentConfig:
         ratios=pick(full=(0.25, 0.5, 0.75), quick=(0.25, 0.5)),
         n_synthetic=pick(full=5000, quick=500),
         n_unlabelled=pick(full=None, quick=5000),
+        measure_pools=pick(full=True, quick=False),  # the judge costs a CPU about a minute
         generator_steps=pick(full=2000, quick=150),
         cvae_width=pick(full=32, quick=16),
         cvae_lr=pick(full=2e-3, quick=5e-3),

@@ -86,8 +86,9 @@ def _check_choices(config: ExperimentConfig) -> None:
                                         f"{config.gan_loss!r}.")
     _require(_is_number(config.gan_ema_decay) and 0 <= config.gan_ema_decay < 1,
              f"gan_ema_decay must be in [0, 1), got {config.gan_ema_decay!r}.")
-    _require(isinstance(config.imbalance, bool), f"imbalance must be True or False, got "
-                                                 f"{config.imbalance!r}.")
+    for name in ("imbalance", "measure_pools"):
+        value = getattr(config, name)
+        _require(isinstance(value, bool), f"{name} must be True or False, got {value!r}.")
 
 
 def _check_shares(config: ExperimentConfig) -> None:
