@@ -60,6 +60,11 @@ def pick(full: T, quick: T) -> T:
     return quick if is_quick() else full
 
 
+def cache_root() -> Path:
+    """The cache's top folder, shared by both modes: ``GENAUG_CACHE`` or ``~/.cache/genaug``."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "genaug")
+
+
 def cache_dir() -> Path:
     """Folder for checkpoints and results of expensive cells, separate per mode.
 
@@ -67,7 +72,7 @@ def cache_dir() -> Path:
     a checkpoint, so a quick test run cannot hand a notebook a half-trained full-mode model.
     """
     given = os.environ.get(CACHE_ENV)
-    root = Path(given or Path.home() / ".cache" / "genaug")
+    root = cache_root()
     path = root / mode()
     try:
         path.mkdir(parents=True, exist_ok=True)

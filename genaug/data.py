@@ -1,8 +1,10 @@
 """Datasets as tensors: load them once, keep them on the device, batch them without Python loops.
 
-Three datasets, all 1-channel images as float tensors in [0, 1] of shape (N, 1, H, W):
-``fashion_mnist`` (the course's main dataset, 28x28), ``mnist`` (28x28) and ``digits``
-(scikit-learn's bundled 8x8 handwritten digits: always available, no download, the fastest).
+Images are float tensors in [0, 1] of shape (N, C, H, W), grey (C=1) or colour (C=3):
+``fashion_mnist`` (the course's main dataset, 28x28), ``mnist`` (28x28), ``digits``
+(scikit-learn's bundled 8x8 handwritten digits: always available, no download, the fastest),
+``cifar10`` (32x32 colour photos, where downloads are allowed: see ``genaug.cifar``) and
+``folder``, your own labelled images (``root=PATH``, resized to ``size``: see ``genaug.folder``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import torch
 
 from genaug.augment import AugmentConfig
 from genaug.augment import augment as augment_batch
+from genaug.cifar import CIFAR_CLASSES, find_cifar10, read_cifar10
 from genaug.device import make_generator
+from genaug.folder import DEFAULT_SIZE, FolderError, load_folder  # noqa: F401  (FolderError too)
 from genaug.idx import (  # noqa: F401  (lookup names notebooks and tests import from here)
     DATA_ENV,
     DEBIAN_DIRS,
@@ -35,7 +39,8 @@ FASHION_CLASSES = (
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )
 DIGIT_CLASSES = tuple(str(i) for i in range(10))
-DATASETS = ("fashion_mnist", "mnist", "digits")
+DATASETS = ("fashion_mnist", "mnist", "digits", "cifar10")  # the named ones
+FOLDER = "folder"  # your own images: load_dataset(FOLDER, root=PATH)
 
 DIGITS_TEST_FRACTION = 0.2  # scikit-learn's digits has no official test split; we hold out 20%
 
@@ -44,16 +49,16 @@ DIGITS_TEST_FRACTION = 0.2  # scikit-learn's digits has no official test split; 
 class ImageDataset:
     """Images and labels kept together, with the class names that make plots readable."""
 
-    images: torch.Tensor  # (N, 1, H, W) float32 in [0, 1]
+    images: torch.Tensor  # (N, C, H, W) float32 in [0, 1], C = 1 (grey) or 3 (RGB)
     labels: torch.Tensor  # (N,) int64 in [0, n_classes)
     classes: tuple[str, ...]
     name: str
 
     def __post_init__(self) -> None:
-        if self.images.ndim != 4 or self.images.shape[1] != 1:
+        if self.images.ndim != 4 or self.images.shape[1] not in (1, 3):
             raise ValueError(
-                f"images must have shape (N, 1, H, W), got {tuple(self.images.shape)}; "
-                "add the channel axis with images.unsqueeze(1)."
+                f"images must have shape (N, C, H, W) with C = 1 or 3, got "
+                f"{tuple(self.images.shape)}; add a grey channel axis with images.unsqueeze(1)."
             )
         if self.labels.shape != (self.images.shape[0],):
             raise ValueError(
@@ -67,6 +72,11 @@ class ImageDataset:
     @property
     def n_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def channels(self) -> int:
+        """1 for grey images, 3 for colour: what the models are built with."""
+        return self.images.shape[1]
 
     @property
     def image_size(self) -> int:
@@ -96,6 +106,7 @@ def load_dataset(
     root: str | Path | None = None,
     download: bool | None = None,
     device: torch.device | str | None = None,
+    size: int | None = None,
 ) -> ImageDataset:
     """Load a dataset split as tensors, from disk only unless a download is allowed.
 
@@ -103,21 +114,19 @@ def load_dataset(
     torchvision's layout under ``GENAUG_DATA`` (default ``~/.cache/genaug/data``), e.g.
     ``<GENAUG_DATA>/FashionMNIST/raw``, and in Debian's
     ``/usr/share/datasets/fashion-mnist``; only then, if ``download`` is true (default: only on
-    Colab or with ``GENAUG_DOWNLOAD=1``), torchvision downloads them.
+    Colab or with ``GENAUG_DOWNLOAD=1``), torchvision downloads them (CIFAR-10 alike). For
+    ``"folder"``, ``root`` is the folder and ``size`` the side images are resized to (32).
     """
-    if name not in DATASETS:
-        raise ValueError(f"Unknown dataset {name!r}; choose one of {', '.join(DATASETS)}.")
+    if name not in DATASETS + (FOLDER,):
+        raise ValueError(f"Unknown dataset {name!r}; choose one of "
+                         f"{', '.join(DATASETS + (FOLDER,))}.")
     if split not in ("train", "test"):
         raise ValueError(f"Unknown split {split!r}; choose 'train' or 'test'.")
-    if name == "digits":
-        images, labels = _digits_arrays(split)
-        classes = DIGIT_CLASSES
-    else:
-        classes = FASHION_CLASSES if name == "fashion_mnist" else DIGIT_CLASSES
-        folder = find_idx_folder(name, split, root, download)
-        images, labels = read_split(name, split, folder, len(classes))
+    if size is not None and name != FOLDER:
+        raise ValueError(f"size applies to the folder dataset only; {name} has one size.")
+    images, labels, classes = _uint8_arrays(name, split, root, download, size)
     dataset = ImageDataset(
-        torch.from_numpy(images).float().div_(255.0).unsqueeze(1),  # (N, 1, H, W)
+        torch.from_numpy(images).float().div_(255.0),  # (N, C, H, W)
         torch.from_numpy(labels).long(),
         classes,
         name,
@@ -125,10 +134,28 @@ def load_dataset(
     return dataset.to(device) if device is not None else dataset
 
 
+def _uint8_arrays(name: str, split: str, root, download: bool | None, size: int | None
+                  ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """A split's images (N, C, H, W) as uint8, its labels and its class names."""
+    if name == FOLDER:
+        return load_folder(root, split, size or DEFAULT_SIZE)
+    if name == "cifar10":
+        return (*read_cifar10(split, root, download), CIFAR_CLASSES)
+    if name == "digits":
+        images, labels = _digits_arrays(split)
+        return images[:, None], labels, DIGIT_CLASSES  # (N, H, W) -> (N, 1, H, W)
+    classes = FASHION_CLASSES if name == "fashion_mnist" else DIGIT_CLASSES
+    folder = find_idx_folder(name, split, root, download)
+    images, labels = read_split(name, split, folder, len(classes))
+    return images[:, None], labels, classes
+
+
 def find_dataset(name: str, root: str | Path | None = None) -> Path | None:
     """The folder that holds ``name``'s IDX files, or None: what ``genaug doctor`` reports."""
     if name == "digits":
         return Path("scikit-learn")
+    if name == "cifar10":
+        return find_cifar10(root)
     return next((d for d in candidate_dirs(name, root) if has_all_files(d)), None)
 
 

@@ -155,7 +155,8 @@ def candidate_dirs(name: str, root: str | Path | None) -> list[Path]:
     return dirs
 
 
-def _download_allowed(download: bool | None) -> bool:
+def download_allowed(download: bool | None) -> bool:
+    """``download`` if given, else ``GENAUG_DOWNLOAD``, else only on Colab."""
     if download is not None:
         return download
     return bool(env_flag(DOWNLOAD_ENV, "google.colab" in sys.modules))  # Colab downloads
@@ -167,7 +168,7 @@ def find_idx_folder(name: str, split: str, root, download: bool | None) -> Path:
     for folder in candidates:
         if has_all_files(folder):  # all four files from one place, never a mix
             return folder
-    if _download_allowed(download):
+    if download_allowed(download):
         import torchvision  # imported here: only a download needs it
 
         dataset_cls = getattr(torchvision.datasets, TORCHVISION_NAMES[name])

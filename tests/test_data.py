@@ -142,8 +142,10 @@ def test_unknown_name_and_split():
 
 
 def test_image_dataset_checks_shapes():
-    with pytest.raises(ValueError, match=r"\(N, 1, H, W\).*unsqueeze\(1\)"):
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\) with C = 1 or 3.*unsqueeze\(1\)"):
         ImageDataset(torch.zeros(4, 8, 8), torch.zeros(4, dtype=torch.long), ("a",), "x")
+    with pytest.raises(ValueError, match="C = 1 or 3"):
+        ImageDataset(torch.zeros(4, 2, 8, 8), torch.zeros(4, dtype=torch.long), ("a",), "x")
     with pytest.raises(ValueError, match="labels must have shape"):
         ImageDataset(torch.zeros(4, 1, 8, 8), torch.zeros(3, dtype=torch.long), ("a",), "x")
 
