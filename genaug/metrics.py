@@ -9,32 +9,49 @@ train-on-synthetic-test-on-real accuracy, and nearest training neighbours (memor
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import torch
 
 from genaug.augment import config_for
 from genaug.checkpoint import cached
 from genaug.config import pick
-from genaug.data import ImageDataset, load_dataset
+from genaug.data import FOLDER, ImageDataset, load_dataset
 from genaug.device import get_device
 from genaug.models.classifier import ClassifierConfig, SmallCNN
 from genaug.models.modes import evaluating
 from genaug.train import fit_classifier, predict
 
 
-def reference_classifier(dataset: str, device: torch.device | None = None) -> SmallCNN:
+def reference_classifier(dataset: str, device: torch.device | None = None,
+                         root: str | Path | None = None, size: int | None = None) -> SmallCNN:
     """A classifier trained on the whole real training set: the judge of generated images.
 
     It is trained once and cached (see :func:`genaug.checkpoint.cached`); every later notebook
-    that asks for the same dataset gets the same model back in seconds.
+    that asks for the same dataset gets the same model back in seconds. ``root`` and ``size``
+    name a folder of your own images, as in :func:`genaug.data.load_dataset`.
     """
     device = device or get_device()
-    train = load_dataset(dataset, "train", device=device)
+    train = load_dataset(dataset, "train", root=root, device=device, size=size)
     steps = pick(full=4000, quick=300)
-    model = SmallCNN(ClassifierConfig(n_classes=train.n_classes, width=pick(32, 16))).to(device)
-    cached(f"reference-classifier-{dataset}-{steps}", model,
-           lambda m: fit_classifier(m, train, steps, batch_size=256, augment=config_for(dataset),
+    model = SmallCNN(ClassifierConfig(n_classes=train.n_classes, width=pick(32, 16),
+                                      channels=train.channels)).to(device)
+    augment = config_for(dataset, train.channels)
+    cached(_reference_name(train, steps), model,
+           lambda m: fit_classifier(m, train, steps, batch_size=256, augment=augment,
                                     seed=1234, desc="reference classifier"))
     return model.eval()
+
+
+def _reference_name(train: ImageDataset, steps: int) -> str:
+    """The cache name of a reference classifier; a folder's holds a digest of its images, so
+    a changed folder gets a new judge rather than a stale one."""
+    if train.name != FOLDER:
+        return f"reference-classifier-{train.name}-{steps}"
+    pixels = train.images.mul(255).round().to(torch.uint8).cpu().numpy().tobytes()
+    digest = hashlib.sha256(pixels + train.labels.cpu().numpy().tobytes()).hexdigest()[:12]
+    return f"reference-classifier-folder-{digest}-{steps}"
 
 
 @torch.no_grad()
@@ -130,7 +147,8 @@ def tstr_accuracy(synthetic: ImageDataset, test: ImageDataset, steps: int, seed:
     """Train on synthetic, test on real: a fresh classifier learns from generated data only,
     then is scored on real test images. High only if the samples carry each class's features."""
     device = synthetic.device
-    model = SmallCNN(ClassifierConfig(n_classes=test.n_classes, width=width)).to(device)
+    model = SmallCNN(ClassifierConfig(n_classes=test.n_classes, width=width,
+                                      channels=test.channels)).to(device)
     torch.manual_seed(seed)
     fit_classifier(model, synthetic, steps, seed=seed, desc="train on synthetic")
     return class_accuracy(model, test.images, test.labels)

@@ -26,15 +26,16 @@ def build_generator(kind: str, data: ImageDataset, config: ExperimentConfig,
     ``conditional=False`` builds its unconditional twin (no label input)."""
     n_classes = data.n_classes if conditional else 0
     if kind == "cvae":
-        return VAE(VAEConfig(image_size=data.image_size, n_classes=n_classes,
-                             latent_dim=config.cvae_latent_dim, width=config.cvae_width))
+        return VAE(VAEConfig(image_size=data.image_size, channels=data.channels,
+                             n_classes=n_classes, latent_dim=config.cvae_latent_dim,
+                             width=config.cvae_width))
     if kind == "cgan":
-        return GAN(GANConfig(image_size=data.image_size, n_classes=n_classes,
-                             loss=config.gan_loss, ema_decay=config.gan_ema_decay,
-                             width=config.gan_width))
+        return GAN(GANConfig(image_size=data.image_size, channels=data.channels,
+                             n_classes=n_classes, loss=config.gan_loss,
+                             ema_decay=config.gan_ema_decay, width=config.gan_width))
     if kind == "cdiff":
-        return Diffusion(DiffusionConfig(image_size=data.image_size, n_classes=n_classes,
-                                         width=config.diffusion_width,
+        return Diffusion(DiffusionConfig(image_size=data.image_size, channels=data.channels,
+                                         n_classes=n_classes, width=config.diffusion_width,
                                          sample_steps=config.diffusion_sample_steps,
                                          guidance=config.diffusion_guidance))
     raise ValueError(f"Unknown generator {kind!r}; choose one of {GENERATORS}.")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from genaug.data import ImageDataset, imbalanced_subset, load_dataset, stratified_indices
+from genaug.data import ImageDataset, imbalanced_subset, stratified_indices
 from genaug.device import get_device
 from genaug.experiment.arms import Pool, PoolMaker, arm_data
 from genaug.experiment.generators import train_generator
@@ -48,8 +48,7 @@ def recipe_for(method: str, data: ImageDataset, pools: dict[str, Pool],
 
 def splits(config: ExperimentConfig, device: torch.device):
     """The training split, its validation part (held out once), the test split, val's indices."""
-    train = load_dataset(config.dataset, "train", device=device)
-    test = load_dataset(config.dataset, "test", device=device)
+    train, test = config.load("train", device), config.load("test", device)
     val_idx = stratified_indices(train.labels, config.val_per_class, VAL_SEED)
     return train, train.subset(val_idx), test, val_idx
 
@@ -134,7 +133,7 @@ class BudgetJob:
         """Each recipe's pool scored by the reference classifier (empty where not measured)."""
         if self.sweep or not self.config.measure_pools:
             return [{} for _ in recipes]
-        judge = make_judge(self.config.dataset, test)
+        judge = make_judge(self.config, test)
         return [pool_quality(*r.synthetic, judge) if r.synthetic is not None else {}
                 for r in recipes]
 

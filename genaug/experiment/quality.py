@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from genaug.data import ImageDataset, stratified_indices
+from genaug.experiment.settings import ExperimentConfig
 from genaug.metrics import (
     class_accuracy,
     extract_features,
@@ -35,10 +36,11 @@ class Judge:
     real_features: torch.Tensor
 
 
-def make_judge(dataset: str, test: ImageDataset) -> Judge:
+def make_judge(config: ExperimentConfig, test: ImageDataset) -> Judge:
     """The course's reference classifier (trained once, cached) and real test features."""
     with contextlib.redirect_stdout(io.StringIO()):  # its "Loaded ..." line, once a job
-        classifier = reference_classifier(dataset, test.device)
+        classifier = reference_classifier(config.dataset, test.device, config.data_root,
+                                          config.image_size)
     per_class = min(QUALITY_PER_CLASS, int(test.class_counts().min()))
     real = test.subset(stratified_indices(test.labels, per_class, seed=0))
     return Judge(classifier, extract_features(classifier, real.images))

@@ -23,7 +23,6 @@ import torch
 
 from genaug import __version__
 from genaug.config import PROGRESS_ENV
-from genaug.data import load_dataset
 from genaug.device import describe, get_device
 from genaug.experiment.jobs import IMBALANCE_CSV, RUNS_CSV, SWEEP_CSV, BudgetJob, ImbalanceJob
 from genaug.experiment.results_io import read_rows, write_csv
@@ -76,7 +75,7 @@ def _limit_threads(threads: int) -> None:
 def prepare(config: ExperimentConfig, folder: Path) -> None:
     """Validate everything, then record the config: nothing is written for a bad setting."""
     validate(config)  # before loading: a bad dataset name fails at once
-    check_fits_data(config, load_dataset(config.dataset, "train").class_counts().tolist())
+    check_fits_data(config, config.load("train").class_counts().tolist())
     check_output_folder(folder)
     _record_config(folder, config)
 
@@ -108,7 +107,7 @@ def run_experiment(config: ExperimentConfig, out: str | Path, workers: int | Non
     jobs = [BudgetJob(config, b, s, folder, ratios, thresholds=thresholds)
             for s in seeds for b in config.budgets]
     if config.measure_pools and config.sources():  # train the judge once, before the workers
-        reference_classifier(config.dataset)
+        reference_classifier(config.dataset, root=config.data_root, size=config.image_size)
     runs = _run_jobs(jobs, folder, workers, "budgets x seeds")[RUNS_CSV]
     summary = summarise(runs, "test_accuracy", baselines=BASELINES)
     imbalance_summary = _imbalance_summary(imbalance)

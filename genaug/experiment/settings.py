@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import torch
+
 from genaug.config import mode, pick
-from genaug.data import default_dataset
+from genaug.data import DEFAULT_SIZE, FOLDER, ImageDataset, default_dataset, load_dataset
 
 GENERATORS = ("cvae", "cgan", "cdiff")  # conditional generators trained on the budget alone
 # Every arm that adds images to the classifier's batches, by the data it may see:
@@ -63,7 +65,9 @@ def with_filtered(methods: tuple[str, ...]) -> tuple[str, ...]:
 class ExperimentConfig:
     """Every setting of one run; the defaults are the full-mode grid."""
 
-    dataset: str = "fashion_mnist"
+    dataset: str = "fashion_mnist"  # a name of genaug.data.DATASETS, or "folder"
+    data_root: str | None = None  # dataset "folder": the folder with a subfolder per class
+    image_size: int | None = None  # dataset "folder": the side its images are resized to
     mode: str = "full"  # the preset the values came from; quick and full never share a folder
     budgets: tuple[int, ...] = (10, 50, 100, 500)  # labelled images per class
     methods: tuple[str, ...] = FULL_METHODS
@@ -106,6 +110,11 @@ class ExperimentConfig:
     imbalance_minority: tuple[int, ...] = (0, 2, 6)  # Fashion-MNIST: T-shirt, Pullover, Shirt
     imbalance_fraction: float = 0.1  # the minority classes keep this share
 
+    def load(self, split: str, device: torch.device | str | None = None) -> ImageDataset:
+        """A split of this run's dataset (a folder's read from data_root at image_size)."""
+        return load_dataset(self.dataset, split, root=self.data_root, size=self.image_size,
+                            device=device)
+
     def sources(self) -> tuple[str, ...]:
         """The arms this run's methods draw extra images from, in SOURCES order."""
         used = {parse_method(m).source for m in self.methods}
@@ -124,6 +133,7 @@ def preset(dataset: str | None = None, **overrides) -> ExperimentConfig:
     small = name == "digits"  # about 144 training images per class
     config = ExperimentConfig(
         dataset=name,
+        image_size=DEFAULT_SIZE if name == FOLDER else None,
         mode=mode(),
         methods=pick(full=FULL_METHODS, quick=QUICK_METHODS),
         budgets=pick(full=(10, 50, 100) if small else (10, 50, 100, 500), quick=(10, 50)),

@@ -83,9 +83,11 @@ def train_stack(recipes: Sequence[Recipe], config: ExperimentConfig, seed: int) 
     data = recipes[0].data
     torch.manual_seed(seed)
     stack = SmallCNN(ClassifierConfig(n_classes=data.n_classes, width=config.classifier_width,
-                                      n_models=len(recipes))).to(data.device)
+                                      channels=data.channels, n_models=len(recipes))
+                     ).to(data.device)
     stack.share_initial_weights()
-    batches = stacked_batches(recipes, config.batch_size, seed, config_for(config.dataset))
+    augment = config_for(config.dataset, data.channels)  # colour jitter for colour images
+    batches = stacked_batches(recipes, config.batch_size, seed, augment)
     if len(recipes) == 1:  # a stack of one is a plain model: it takes no model axis
         batches = ((x[0], y[0]) for x, y in batches)
     fit_classifier(stack, batches, config.classifier_steps, seed=seed, desc="classifiers")

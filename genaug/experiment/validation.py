@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from genaug.data import DATASETS
+from genaug.data import DATASETS, FOLDER
 from genaug.experiment.settings import METHODS, ExperimentConfig
 from genaug.models.gan import LOSSES
 
@@ -77,8 +77,10 @@ def _check_counts(config: ExperimentConfig) -> None:
 
 
 def _check_choices(config: ExperimentConfig) -> None:
-    _require(config.dataset in DATASETS, f"Unknown dataset {config.dataset!r}; choose from "
-                                         f"{', '.join(DATASETS)}.")
+    _require(config.dataset in DATASETS + (FOLDER,), f"Unknown dataset {config.dataset!r}; "
+                                                     f"choose from {', '.join(DATASETS)} or "
+                                                     f"{FOLDER} (with data_root).")
+    _check_folder(config)
     _require(config.mode in ("quick", "full"), f"mode must be 'quick' or 'full', got "
                                                f"{config.mode!r}.")
     _check_unique("methods", config.methods, METHODS)
@@ -89,6 +91,22 @@ def _check_choices(config: ExperimentConfig) -> None:
     for name in ("imbalance", "measure_pools"):
         value = getattr(config, name)
         _require(isinstance(value, bool), f"{name} must be True or False, got {value!r}.")
+
+
+def _check_folder(config: ExperimentConfig) -> None:
+    """A folder needs data_root and a size the models take; the named datasets need neither."""
+    if config.dataset != FOLDER:
+        _require(config.data_root is None and config.image_size is None,
+                 f"data_root and image_size are for dataset {FOLDER!r} only; {config.dataset} "
+                 "brings its own files and size: drop them.")
+        return
+    _require(isinstance(config.data_root, str) and config.data_root != "",
+             f"dataset {FOLDER!r} needs data_root, the folder with a subfolder of images per "
+             "class (--data PATH).")
+    size = config.image_size
+    _require(_is_int(size) and size >= 8 and size % 4 == 0,
+             f"image_size must be a multiple of 4 and at least 8 (the generators halve it "
+             f"twice), got {size!r}.")
 
 
 def _check_shares(config: ExperimentConfig) -> None:
@@ -115,21 +133,25 @@ def _check_shares(config: ExperimentConfig) -> None:
 def check_fits_data(config: ExperimentConfig, class_counts: Sequence[int]) -> None:
     """Budgets (and the imbalance study) must fit the smallest class beside the validation set."""
     room = min(class_counts) - config.val_per_class
+    where, more = ((config.data_root, ", or add images to that class")
+                   if config.dataset == FOLDER else (config.dataset, ""))
     _require(room > 0, f"val_per_class={config.val_per_class} leaves no training image in the "
-                       f"smallest class ({min(class_counts)} images); lower it.")
+                       f"smallest class of {where} ({min(class_counts)} images); lower it"
+                       f"{more}.")
     largest = max(config.budgets)
-    _require(largest <= room, f"budget {largest} does not fit {config.dataset}: its smallest "
+    _require(largest <= room, f"budget {largest} does not fit {where}: its smallest "
                           f"class has {room} images beside the validation set; use budgets up "
-                          f"to {room}.")
+                          f"to {room}{more}.")
     if not config.imbalance:
         return
     _require(config.imbalance_per_class <= room,
-             f"imbalance_per_class={config.imbalance_per_class} does not fit: at most {room}.")
+             f"imbalance_per_class={config.imbalance_per_class} does not fit: at most {room} "
+             "(or skip the imbalance study with --no-imbalance).")
     k = len(class_counts)
     _check_unique("imbalance_minority", config.imbalance_minority)
     _require(all(_is_int(c) and 0 <= c < k for c in config.imbalance_minority),
              f"imbalance_minority must name classes 0..{k - 1}, got "
-             f"{list(config.imbalance_minority)}.")
+             f"{list(config.imbalance_minority)} (or skip the study with --no-imbalance).")
     _require(len(config.imbalance_minority) < k, "imbalance_minority names every class; leave "
                                                  "at least one majority class.")
 
