@@ -4,6 +4,8 @@
     python -m genaug experiment              the full grid (a GPU is advised)
     python -m genaug doctor                  is this laptop ready for the workshop?
     python -m genaug data                    what each dataset holds and where it was found
+    python -m genaug experiment --data PATH  the experiment on your own images (PATH/<class>/*.png)
+    python -m genaug data --data PATH        what your folder holds, and where its test split is
     python -m genaug benchmark               on-device pipeline vs tutorial DataLoader
 """
 
@@ -19,7 +21,8 @@ from genaug.config import check_environment, mode, set_quick
 
 # settings with options of their own, which --set refuses
 OPTIONS_WITH_FLAGS = {"budgets": "--budgets", "methods": "--methods", "seeds": "--seeds",
-                      "ratio": "--ratio", "dataset": "--dataset", "mode": "--quick"}
+                      "ratio": "--ratio", "dataset": "--dataset", "mode": "--quick",
+                      "data_root": "--data", "image_size": "--image-size"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -56,15 +59,11 @@ def finite_float(text: str) -> float:
 
 
 def _experiment(args: argparse.Namespace) -> int:
-    from genaug.data import default_dataset
     from genaug.experiment import preset, run_experiment, with_filtered
     from genaug.report import experiment_report
 
-    dataset = args.dataset or default_dataset()
-    if args.dataset is None and dataset == "digits":
-        print("Notice: Fashion-MNIST was not found, so the experiment runs on scikit-learn's "
-              "digits. Install Debian's dataset-fashion-mnist or see README.md to get it.")
-    overrides = {k: v for k, v in {
+    dataset, where, label = _data_source(args)
+    overrides = where | {k: v for k, v in {
         "budgets": tuple(args.budgets) if args.budgets else None,
         "methods": tuple(args.methods) if args.methods else None,
         "seeds": args.seeds, "ratio": args.ratio,
@@ -73,8 +72,9 @@ def _experiment(args: argparse.Namespace) -> int:
     config = preset(dataset, **overrides, **_settings(args.set or [], overrides))
     if args.filter:  # a filtered twin beside each generator arm, its threshold chosen on val
         config = dataclasses.replace(config, methods=with_filtered(config.methods))
-    out = Path(args.out or f"results/{mode()}-{dataset}")
-    print(f"Running the experiment on {dataset} in {mode()} mode; results go to {out}/")
+    out = Path(args.out or f"results/{mode()}-{label}")
+    print(f"Running the experiment on {where.get('data_root', dataset)} in {mode()} mode; "
+          f"results go to {out}/")
     try:
         results = run_experiment(config, out, workers=args.workers)
     except KeyboardInterrupt:
@@ -83,6 +83,23 @@ def _experiment(args: argparse.Namespace) -> int:
         return 130
     print(experiment_report(results))
     return 0
+
+
+def _data_source(args: argparse.Namespace) -> tuple[str, dict, str]:
+    """The dataset, the settings naming its folder (if it is one) and its results folder's name."""
+    from genaug.data import FOLDER, default_dataset
+
+    if args.data is not None:
+        root = Path(args.data).expanduser().resolve()
+        size = {"image_size": args.image_size} if args.image_size is not None else {}
+        return FOLDER, {"data_root": str(root), **size}, root.name
+    if args.image_size is not None:
+        raise ValueError("--image-size resizes a folder's images; name the folder with --data.")
+    dataset = args.dataset or default_dataset()
+    if args.dataset is None and dataset == "digits":
+        print("Notice: Fashion-MNIST was not found, so the experiment runs on scikit-learn's "
+              "digits. Install Debian's dataset-fashion-mnist or see README.md to get it.")
+    return dataset, {}, dataset
 
 
 def _parse_bool(name: str, text: str) -> bool:
@@ -150,6 +167,8 @@ def _doctor(args: argparse.Namespace) -> int:
 def _data(args: argparse.Namespace) -> int:
     from genaug.data import DATASETS, DatasetNotFoundError, find_dataset, load_dataset
 
+    if args.data is not None:
+        return _describe_folder(Path(args.data), args.image_size)
     for name in DATASETS:
         try:
             train, test = load_dataset(name, "train"), load_dataset(name, "test")
@@ -160,6 +179,23 @@ def _data(args: argparse.Namespace) -> int:
                            zip(train.classes, train.class_counts().tolist(), strict=True))
         print(f"{name}: {len(train)} train / {len(test)} test images of "  # one folder for both
               f"{train.image_size}x{train.image_size}, from {find_dataset(name)}\n  {counts}")
+    return 0
+
+
+def _describe_folder(path: Path, size: int) -> int:
+    """What ``data --data PATH`` prints: classes, images per split, colour, where the split is."""
+    from genaug.data import FOLDER, load_dataset
+    from genaug.folder import split_file, split_roots
+
+    train, test = (load_dataset(FOLDER, s, root=path, size=size) for s in ("train", "test"))
+    kind = "colour (RGB)" if train.channels == 3 else "grey"
+    print(f"{path}: {len(train)} train / {len(test)} test {kind} images at {size}x{size}, "
+          f"{train.n_classes} classes")
+    for name, n_train, n_test in zip(train.classes, train.class_counts().tolist(),
+                                     test.class_counts().tolist(), strict=True):
+        print(f"  {name}: {n_train} train, {n_test} test")
+    _, test_root = split_roots(path.expanduser().resolve())
+    print(f"test split: {test_root or f'held out, listed in {split_file(path)}'}")
     return 0
 
 
@@ -175,7 +211,12 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 def _add_experiment(sub) -> None:
     exp = sub.add_parser("experiment", help="run the augmentation experiment")
-    exp.add_argument("--dataset", choices=["fashion_mnist", "mnist", "digits"])
+    source = exp.add_mutually_exclusive_group()
+    source.add_argument("--dataset", choices=["fashion_mnist", "mnist", "digits", "cifar10"])
+    source.add_argument("--data", metavar="PATH", help="your own images: a folder with a "
+                        "subfolder of images per class (PATH/<class>/*.png)")
+    exp.add_argument("--image-size", type=whole_number(8), help="side the folder's images are "
+                     "resized to (default 32; a multiple of 4)")
     exp.add_argument("--budgets", type=whole_number(1), nargs="+",
                      help="labelled images per class")
     exp.add_argument("--methods", nargs="+", help="labelled only: none classical cvae cgan "
@@ -216,7 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     _add_experiment(sub)
     sub.add_parser("doctor", help="check this machine is ready").set_defaults(run=_doctor)
-    sub.add_parser("data", help="describe the datasets").set_defaults(run=_data)
+    data = sub.add_parser("data", help="describe the datasets, or your folder with --data")
+    data.add_argument("--data", metavar="PATH", help="a folder with a subfolder per class")
+    data.add_argument("--image-size", type=whole_number(1), default=32)
+    data.set_defaults(run=_data)
     _add_benchmark(sub)
     args = parser.parse_args(argv)
     if getattr(args, "quick", False):
