@@ -1,4 +1,5 @@
-"""Checks for exercise 01: classical augmentation on the device, batched and seeded."""
+"""Checks for exercise 01: classical augmentation on the device, batched and seeded;
+stretch: mixup, which blends labels as well as images."""
 
 from __future__ import annotations
 
@@ -6,7 +7,17 @@ from typing import Callable
 
 import torch
 
-from genaug.checks.common import _expect, _gen, _ok, _passed, _run, _seeded, _tensor
+from genaug.checks.common import (
+    _expect,
+    _fmt,
+    _gen,
+    _ok,
+    _passed,
+    _run,
+    _seeded,
+    _tensor,
+    _tuple,
+)
 
 
 def check_random_flip(fn: Callable) -> None:
@@ -114,3 +125,69 @@ def _expect_erase_share(fn: Callable, x: torch.Tensor, size: int) -> None:
     _expect(0.42 <= share <= 0.58, f"with p=0.5 you erased {share:.0%} of the images: "
             "one uniform draw per image, erase where it is < p.")
     _ok("p=0 erases nothing, p=0.5 about half; other pixels keep their values")
+
+
+def check_mixup(fn: Callable) -> None:
+    """``fn(x, labels, n_classes, generator)``: each image blended with a partner, labels alike."""
+    with _seeded():
+        n, k = 64, 5
+        x = torch.eye(n).view(n, 1, 8, 8)  # image i lights pixel i alone: mixes can be read back
+        labels = torch.arange(n) % k
+        keep = x.clone()
+        out = _tuple(_run(fn, x, labels, k, _gen(0)), fn, 2, "a pair (mixed images, soft labels)")
+        images, soft = _tensor(out[0], fn, x.shape), _tensor(out[1], fn, (n, k))
+        _expect(torch.equal(x, keep), "your function changed its input in place; return new "
+                "tensors instead.")
+        _ok(f"images {tuple(x.shape)} and soft labels (N, K) = ({n}, {k})")
+        weights = images.detach().flatten(1).double()  # (N, N): how much of image i is in mix j
+        _expect_pairs(weights)
+        _expect_soft_labels(weights, soft.detach().double(), labels, k)
+        a, b, c = (_run(fn, x, labels, k, _gen(s))[0] for s in (7, 7, 8))
+        _expect(torch.equal(a, b) and not torch.equal(a, c), "the same seed must repeat the "
+                "mix and another seed change it: draw the partners and the weights from the "
+                "generator you are given.")
+        _ok("the same seed repeats the mix, another seed changes it")
+    _passed("mixup: every image blended with a partner, and its label with the same weight.")
+
+
+def _expect_pairs(weights: torch.Tensor) -> None:
+    """Each mixed image is a weighted average of itself and one partner, weights per image."""
+    _expect(bool(torch.allclose(weights.sum(1), torch.ones(len(weights), dtype=weights.dtype),
+                                atol=1e-5)), "the weights of a mix do not add up to 1: a "
+            "mixed image is an average of two images, lam of one and 1 - lam of the other.")
+    _expect(bool(((weights > 1e-6).sum(1) <= 2).all()), "a mixed image blends more than two "
+            "images: give each image one partner.")
+    own = weights.diagonal()
+    _expect(bool((own > 1e-6).all()), "a mixed image holds nothing of the image in its place: "
+            "blend image j with its partner; do not replace it.")
+    mixed = own < 1 - 1e-6  # rows whose partner is another image
+    _expect(int(mixed.sum()) > len(weights) // 2, "most images were not mixed with another "
+            "one: draw the partners as a random permutation of the batch.")
+    _expect(float(own[mixed].std()) > 0.1, f"every image got the same weight "
+            f"({float(own[mixed].mean()):.2f}): draw one weight per image, so that some mixes "
+            "are nearly one image and others half and half.")
+    _ok("each image is blended with one partner, with its own weight")
+
+
+def _expect_soft_labels(weights: torch.Tensor, soft: torch.Tensor, labels: torch.Tensor,
+                        k: int) -> None:
+    """The soft label of a mix holds each class with the weight its image has in the mix."""
+    one_hot = torch.nn.functional.one_hot(labels, k).double()
+    _expect(not torch.allclose(soft, one_hot), "your labels are the original one-hot labels: "
+            "an image that is 30% of another one should say so in its label too.")
+    _expect(bool(torch.allclose(soft.sum(1), torch.ones(len(soft), dtype=soft.dtype),
+                                atol=1e-5)), "a soft label does not sum to 1: its class shares "
+            "are the two images' weights.")
+    own = weights.diagonal()
+    others = weights - torch.diag(own)  # (N, N): the partner's weight alone, off the diagonal
+    swap = torch.diag(others.sum(1)) + (others > 1e-6) * own[:, None]  # lam <-> 1 - lam
+    swapped = torch.where((others.sum(1) > 1e-6)[:, None], swap, weights)
+    _expect(not torch.allclose(soft, swapped @ one_hot, atol=1e-5), "the label weights are "
+            "swapped: the image that makes up lam of the mix gives lam of the label, not "
+            "1 - lam.")
+    want = weights @ one_hot
+    j = int(torch.argmax((soft - want).abs().sum(1)))
+    _expect(bool(torch.allclose(soft, want, atol=1e-5)), f"the soft label of image {j} does "
+            f"not match what it is made of (expected {_fmt(want[j])}, got {_fmt(soft[j])}): "
+            "mix each label with the same partner and the same weight as its image.")
+    _ok("each soft label holds the two classes with the weights of the two images")

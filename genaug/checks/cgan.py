@@ -1,14 +1,16 @@
-"""Checks for exercise 05: conditioning a GAN, by a one-hot input and a projection output."""
+"""Checks for exercise 05: conditioning a GAN, by a one-hot input and a projection output;
+stretch: truncated noise."""
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from genaug.checks.common import _expect, _fmt, _ok, _passed, _run, _tensor
+from genaug.checks.common import _expect, _fmt, _gen, _ok, _passed, _run, _seeded, _tensor
 
 
 def _projection_case() -> tuple:
@@ -66,3 +68,42 @@ def check_one_hot_input(fn: Callable) -> None:
             "columns must be the one-hot labels: a 1 in column latent_dim + label.")
     _ok("z first, then a one-hot row per label")
     _passed("label conditioning by concatenation.")
+
+
+def _truncated_std(t: float) -> float:
+    """The standard deviation of N(0, 1) truncated to [-t, t]."""
+    density, inside = math.exp(-t * t / 2) / math.sqrt(2 * math.pi), math.erf(t / math.sqrt(2))
+    return math.sqrt(1 - 2 * t * density / inside)
+
+
+def check_truncated_noise(fn: Callable) -> None:
+    """``fn(n, latent_dim, threshold, generator)``: N(0, I) noise with every |z_i| <= threshold."""
+    with _seeded():
+        z = _tensor(_run(fn, 4000, 8, 1.0, _gen(0)), fn, (4000, 8))
+        _expect(z.is_floating_point(), f"your noise has dtype {z.dtype}: draw floats.")
+        _ok("one code per row, latent_dim columns")
+        largest = float(z.abs().max())
+        _expect(largest <= 1.0, f"a value of size {largest:.3g} passed the threshold 1: some "
+                "values drawn again landed outside too; keep drawing until none is left.")
+        edge = float((z.abs() > 1 - 1e-6).float().mean())
+        _expect(edge < 0.01, f"{edge:.0%} of your values sit exactly on the threshold: clamping "
+                "moves every large value to the edge, which N(0, 1) never does; draw those "
+                "values again instead.")
+        _ok("every value lies within the threshold, none piled up on its edge")
+        std, centre = float(z.std()), float((z.abs() < 0.5).float().mean())
+        want_std = _truncated_std(1.0)
+        _expect(abs(centre - 0.5) > 0.03, f"{centre:.0%} of your values lie within 0.5 of 0, "
+                "as for a uniform draw: keep the normal's bell shape, most values near 0.")
+        _expect(abs(std - want_std) < 0.02, f"your values spread by {std:.3f}; a normal cut at "
+                f"+-1 spreads by {want_std:.3f}: draw from N(0, 1) and redraw the values "
+                "outside, rather than rescaling the draw.")
+        loose = float(_tensor(_run(fn, 4000, 8, 4.0, _gen(1)), fn, (4000, 8)).std())
+        _expect(abs(loose - 1) < 0.03, f"with the threshold at 4 your noise spreads by "
+                f"{loose:.3f}: so loose a cut should leave N(0, 1) almost untouched (1.00).")
+        _ok(f"the shape of a cut normal: spread {std:.3f} at +-1, {loose:.3f} at +-4")
+        a, b, c = (_run(fn, 50, 8, 1.0, _gen(s)) for s in (7, 7, 8))
+        _expect(torch.equal(a, b) and not torch.equal(a, c), "the same seed must give the same "
+                "noise and another seed other noise: draw every value, redraws included, "
+                "from the generator you are given.")
+        _ok("the same seed repeats the noise, another seed changes it")
+    _passed("truncated noise: fidelity bought with diversity, at a threshold you choose.")

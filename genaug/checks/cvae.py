@@ -1,4 +1,5 @@
-"""Checks for exercise 03: sampling a conditional VAE, by class mix and as a style grid."""
+"""Checks for exercise 03: sampling a conditional VAE, by class mix and as a style grid;
+stretch: spherical interpolation between two codes."""
 
 from __future__ import annotations
 
@@ -117,3 +118,47 @@ def check_style_grid(fn: Callable) -> None:
                 f"{n_styles}: draw one code per row from N(0, I).")
         _ok("each row keeps one code z across all classes")
     _passed("a style-by-class grid: the class changes along a row, the style down a column.")
+
+
+def _slerp(z0: torch.Tensor, z1: torch.Tensor, n_steps: int) -> torch.Tensor:
+    """The reference: spherical interpolation, linear where the two codes are parallel."""
+    a = torch.linspace(0, 1, n_steps, dtype=z0.dtype).unsqueeze(1)  # (n_steps, 1)
+    omega = torch.arccos((z0 @ z1 / (z0.norm() * z1.norm())).clamp(-1, 1))
+    if omega < 1e-4:
+        return (1 - a) * z0 + a * z1
+    return (torch.sin((1 - a) * omega) * z0 + torch.sin(a * omega) * z1) / torch.sin(omega)
+
+
+def check_slerp(fn: Callable) -> None:
+    """``fn(z0, z1, n_steps)``: (n_steps, D) codes along the arc from z0 to z1, ends included."""
+    with _seeded():
+        z0, z1 = torch.randn(8), torch.randn(8)
+        z1 = z1 * z0.norm() / z1.norm()  # two codes of the same length
+        path = _tensor(_run(fn, z0, z1, 9), fn, (9, 8))
+        _expect(torch.allclose(path[0], z0, atol=1e-5) and torch.allclose(path[-1], z1, atol=1e-5),
+                "the path must start at z0 and end at z1: let the share a run from 0 to 1, "
+                "both ends included.")
+        _ok("the path starts at z0 and ends at z1")
+        norms = path.norm(dim=1)
+        _expect(float(norms.min()) > 0.98 * float(z0.norm()), f"between two codes of length "
+                f"{float(z0.norm()):.2f} your path shrinks to {float(norms.min()):.2f}: that is "
+                "a straight line, a chord that cuts inside the sphere; follow the arc instead.")
+        _ok("between two codes of equal length, the path keeps that length")
+        steps = torch.arccos((path[1:] * path[:-1]).sum(1) / (norms[1:] * norms[:-1]))
+        _expect(float(steps.max() - steps.min()) < 1e-3, "the points are not evenly spaced "
+                "along the arc: the angle turned must grow in proportion to a.")
+        want = _slerp(z0, z1, 9)
+        _expect(torch.allclose(path, want, atol=1e-4), "your path is not the arc from z0 to z1 "
+                "in the plane of the two codes.")
+        _ok("equal angles between steps, in the plane of z0 and z1")
+        _tensor(_run(fn, z0, 3 * torch.randn(8), 5), fn, (5, 8))
+        same = torch.tensor([3.0, 0.0, 4.0, 0.0])  # cos = 1 exactly: the angle is 0
+        parallel = _tensor(_run(fn, same, 2 * same, 3), fn, (3, 4))
+        _expect(bool(torch.isfinite(parallel).all()), "for two codes that point the same way "
+                "your path holds NaN: the angle is 0 and you divide by its sine; fall back to "
+                "a straight line when the angle is tiny.")
+        _expect(torch.allclose(parallel, _slerp(same, 2 * same, 3), atol=1e-4), "for two "
+                "codes that point the same way the path should run straight from one to the "
+                "other.")
+        _ok("codes pointing the same way give a straight path, not NaN")
+    _passed("spherical interpolation between two codes.")

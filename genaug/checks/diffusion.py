@@ -1,4 +1,5 @@
-"""Checks for exercise 08: the noising step and the flow-matching (denoising) loss."""
+"""Checks for exercise 08: the noising step and the flow-matching (denoising) loss;
+stretch: the cosine path and its velocity."""
 
 from __future__ import annotations
 
@@ -135,3 +136,49 @@ def _check_loss_value(model: _Probe, value: float, x, labels, noise, t) -> None:
     _expect(abs(value - expected) <= 1e-5 + 1e-4 * abs(expected), f"your loss is {value:.4g}, "
             f"expected {expected:.4g}: the mean of (model(x_t, t, labels) - (noise - x))^2.")
     _ok("the loss is the mean squared error against the velocity noise - x")
+
+
+def _cosine(x: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> tuple:
+    """The reference: the point at t on the quarter circle from x to the noise, and its speed."""
+    angle = (torch.pi / 2 * t).view(-1, 1, 1, 1)  # (B, 1, 1, 1)
+    x_t = torch.cos(angle) * x + torch.sin(angle) * noise
+    return x_t, torch.pi / 2 * (torch.cos(angle) * noise - torch.sin(angle) * x)
+
+
+def check_cosine_path(fn: Callable) -> None:
+    """``fn(x, noise, t)``: (x_t, velocity) on x_t = cos(pi t / 2) x + sin(pi t / 2) noise."""
+    with _seeded():
+        x, noise = torch.rand(4, 1, 4, 4) * 2 - 1, torch.randn(4, 1, 4, 4)  # B = W on purpose
+        t = torch.tensor([0.0, 0.3, 0.5, 1.0])
+        out = _run(fn, x, noise, t)
+        _expect(isinstance(out, tuple) and len(out) == 2, "return a pair: (x_t, velocity).")
+        x_t, v = (_tensor(part, fn, x.shape) for part in out)
+        want_x, want_v = _cosine(x, noise, t)
+        _expect(not torch.allclose(x_t, add_noise(x, noise, t), atol=1e-5), "your x_t is the "
+                "straight line of task 1: this path turns along a quarter circle, with weights "
+                "that are a cosine and a sine.")
+        same = _run(fn, x, noise, torch.full((4,), 0.3))[0]
+        _expect(torch.allclose(same, _cosine(x, noise, torch.full((4,), 0.3))[0], atol=1e-5),
+                "your x_t is wrong even with one t for every image: its weights are cos(pi t / "
+                "2) for x and sin(pi t / 2) for the noise, so t = 0 is the image, t = 1 noise.")
+        _expect(torch.allclose(x_t, want_x, atol=1e-5), "with a different t for each image "
+                "x_t is wrong: give t the shape that scales whole images, (B, 1, 1, 1).")
+        _ok("x_t: the image at t = 0, noise at t = 1, on a quarter circle between")
+        _expect_velocity(v, want_v, x, noise, t)
+    _passed("the cosine path and its velocity, a second flow-matching target.")
+
+
+def _expect_velocity(v: torch.Tensor, want: torch.Tensor, x: torch.Tensor,
+                     noise: torch.Tensor, t: torch.Tensor) -> None:
+    """The velocity is d x_t / d t; each planted slip gets its own message."""
+    _expect(not torch.allclose(v, velocity_target(x, noise), atol=1e-5), "your velocity is "
+            "noise - x, the speed of the straight line; on a curved path the velocity changes "
+            "with t: differentiate this path's x_t in t.")
+    _expect(not torch.allclose(v, want * 2 / torch.pi, atol=1e-5), "your velocity is too "
+            "small by a factor pi / 2: the chain rule brings out the derivative of the angle "
+            "pi t / 2.")
+    _expect(not torch.allclose(v, -want, atol=1e-5), "your velocity points the wrong way: "
+            "at t = 0 it must head from the image towards the noise.")
+    _expect(torch.allclose(v, want, atol=1e-4), "your velocity is not d x_t / d t: check "
+            "it against a finite difference, (x_{t+h} - x_{t-h}) / 2h, at a few t.")
+    _ok("the velocity is d x_t / d t, chain rule included")

@@ -1,4 +1,5 @@
-"""Checks for exercise 07: the paired gain with its t-interval, and the leaks of a design."""
+"""Checks for exercise 07: the paired gain with its t-interval, and the leaks of a design;
+stretch: the Holm adjustment of several p-values."""
 
 from __future__ import annotations
 
@@ -125,3 +126,41 @@ def _expect_no_slip(chosen: set[str]) -> None:
         f"not quite: unfair steps missing from your set: {len(missed)}; fair steps in it: "
         f"{len(alarms)}. Start with step {first}: {_QUESTIONS[first]} Then run this check again."
     )
+
+
+def check_holm(fn: Callable) -> None:
+    """``fn(p_values)``: Holm-adjusted p-values, in the order the p-values were given."""
+    p = [0.01, 0.04, 0.03, 0.005]
+    out = _run(fn, list(p))
+    _expect(isinstance(out, (list, tuple)) and len(out) == len(p), f"{_your(fn)} should "
+            f"return a list of {len(p)} adjusted p-values, one per comparison.")
+    got = [_number(v, fn) for v in out]
+    slips = {
+        (0.04, 0.16, 0.12, 0.02): "you multiplied every p-value by m: that is Bonferroni. Holm "
+        "is kinder to all but the smallest: the k-th smallest pays for the m - k + 1 tests "
+        "still standing.",
+        (0.03, 0.04, 0.06, 0.02): "an adjusted p-value fell below the one before it in the "
+        "sorted order (0.06, then 0.04): Holm stops at the first comparison it cannot reject, "
+        "so carry the largest value so far forward.",
+        (0.02, 0.03, 0.06, 0.06): "your adjusted values are sorted, not in the order of the "
+        "comparisons: give each back in its comparison's place.",
+        (0.02, 0.16, 0.09, 0.005): "the smallest p-value should pay for all m tests, the next "
+        "for m - 1: your multipliers run the wrong way.",
+    }
+    for wrong, message in slips.items():
+        _expect(not all(_close(a, b) for a, b in zip(got, wrong, strict=True)), message)
+    want = (0.03, 0.06, 0.06, 0.02)
+    _expect(all(_close(a, b) for a, b in zip(got, want, strict=True)), f"for p-values {p} your "
+            f"adjusted values are {got}, expected {list(want)}.")
+    _ok("sorted, multiplied by m, m - 1, ..., 1, never decreasing, back in their places")
+    capped = [_number(v, fn) for v in _run(fn, [0.02, 0.6, 0.7])]
+    _expect(max(capped) <= 1.0, f"an adjusted p-value came out as {max(capped):.2f}: a "
+            "probability is at most 1; cap each at 1.")
+    _expect(all(_close(a, b) for a, b in zip(capped, [0.06, 1.0, 1.0], strict=True)),
+            f"for p-values [0.02, 0.6, 0.7] you got {capped}, expected [0.06, 1.0, 1.0].")
+    _ok("capped at 1")
+    single = _number(_run(fn, [0.03])[0], fn)
+    _expect(_close(single, 0.03), "with one comparison there is nothing to adjust: Holm "
+            f"should return the p-value itself, 0.03, not {single:.3g}.")
+    _ok("one comparison is left as it is")
+    _passed("the Holm adjustment: at most a 5% chance of any false 'it helps' among all.")

@@ -1,4 +1,5 @@
-"""Checks for exercise 06: the Gaussian of a feature set and the Frechet distance."""
+"""Checks for exercise 06: the Gaussian of a feature set and the Frechet distance;
+stretch: the noise floor between two halves of one set."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 from genaug.checks.common import (
     _close,
     _expect,
+    _gen,
     _number,
     _ok,
     _passed,
@@ -17,6 +19,7 @@ from genaug.checks.common import (
     _seeded,
     _tensor,
     _tuple,
+    _your,
 )
 from genaug.metrics import frechet_distance
 
@@ -122,3 +125,63 @@ def _expect_matrix_root(fn: Callable) -> None:
     _expect(_close(back, got, rtol=1e-3), f"d(real, fake) = {got:.4g} but d(fake, real) = "
             f"{back:.4g}: a distance is symmetric.")
     _ok("symmetric: d(real, fake) = d(fake, real)")
+
+
+class _Recorder:
+    """A distance that records the two sets it is given, and returns genaug's distance."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.values: list[float] = []
+
+    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> float:
+        self.calls.append((a.detach().clone(), b.detach().clone()))
+        self.values.append(frechet_distance(a, b))
+        return self.values[-1]
+
+
+def check_noise_floor(fn: Callable) -> None:
+    """``fn(features, distance, generator, repeats)``: the distance between two random halves
+    of one set, once per repeat, as a list of numbers."""
+    with _seeded():
+        n = 60
+        features = torch.cat([torch.arange(n, dtype=torch.float32)[:, None],  # column 0: row id
+                              torch.randn(n, 3)], dim=1)
+        record = _Recorder()
+        out = _run(fn, features, record, _gen(0), 4)
+        _expect(isinstance(out, (list, tuple)), f"{_your(fn)} returned a {type(out).__name__}; "
+                "return a list with one distance per repeat.")
+        _expect(len(record.calls) == 4, f"the distance was called {len(record.calls)} times for "
+                "4 repeats: split the set and measure once per repeat.")
+        values = [_number(v, fn) for v in out]
+        _expect(values == record.values, "return the distances the distance function gave, one "
+                "per repeat, in order.")
+        _ok("one distance per repeat, as returned by the distance you were given")
+        splits = [_expect_halves(a, b, n) for a, b in record.calls]
+        _expect(splits[0] != frozenset(range(n // 2)), "your first half is the first rows in "
+                "order: a set stored sorted (by class, by time) would split into unlike "
+                "halves; shuffle before splitting.")
+        _expect(len(set(splits)) == len(splits), "every repeat used the same split: draw a new "
+                "random split each time, or the spread of the floor is zero by construction.")
+        _ok("each repeat splits the set afresh, at random, into two disjoint halves")
+        again = _Recorder()
+        _run(fn, features, again, _gen(0), 4)
+        other = _Recorder()
+        _run(fn, features, other, _gen(1), 4)
+        _expect(again.values == record.values and other.values != record.values, "the same "
+                "seed must repeat the splits and another seed change them: draw them with the "
+                "generator you are given.")
+        _ok("the same seed repeats the splits, another seed changes them")
+    _passed("the noise floor: how far apart two halves of the same set already are.")
+
+
+def _expect_halves(a: torch.Tensor, b: torch.Tensor, n: int) -> frozenset:
+    """``a`` and ``b`` are two disjoint halves of the rows; returns the ids in ``a``."""
+    ids_a, ids_b = (set(x[:, 0].round().long().tolist()) for x in (a, b))
+    _expect(len(a) == len(b) == n // 2, f"the distance compared sets of {len(a)} and {len(b)} "
+            f"rows out of {n}: compare two halves, N // 2 rows each.")
+    _expect(ids_a.isdisjoint(ids_b), f"{len(ids_a & ids_b)} rows are in both halves: take the "
+            "two halves from one shuffled order, so that no image is in both.")
+    _expect(len(ids_a) == len(a) and len(ids_b) == len(b), "a half holds the same row twice: "
+            "split a shuffled order of the rows; do not draw rows with replacement.")
+    return frozenset(ids_a)

@@ -1,4 +1,5 @@
-"""Checks for exercise 04: the non-saturating GAN losses and one alternating training step."""
+"""Checks for exercise 04: the non-saturating GAN losses and one alternating training step;
+stretch: the hinge loss."""
 
 from __future__ import annotations
 
@@ -165,3 +166,54 @@ def _check_stale_gradients(fn: Callable, start: GAN, expected: GAN, real, z) -> 
     _expect(_same(gan.generator, expected.generator), "G's update used gradients left over "
             "from before: call opt_g.zero_grad() right before loss_g.backward().")
     _ok("old gradients are cleared before each backward pass")
+
+
+def check_hinge_losses(d_loss_fn: Callable, g_loss_fn: Callable) -> None:
+    """``d_loss_fn(real_logits, fake_logits)`` and ``g_loss_fn(fake_logits)``: the hinge loss."""
+    zeros, five = torch.zeros(8), torch.full((8,), 5.0)
+    d0 = _number(_run(d_loss_fn, zeros, zeros), d_loss_fn)
+    doubled = _number(_run(d_loss_fn, zeros.repeat(2), zeros.repeat(2)), d_loss_fn)
+    _expect(_close(doubled, d0), "D's loss grows with the batch size: average each term.")
+    _expect(_close(d0, 2.0), f"D's hinge loss for logits all 0 is {d0:.4g}, expected 2: each "
+            "of the two terms is 1 when D sits on the fence.")
+    beyond = _number(_run(d_loss_fn, five, -five), d_loss_fn)
+    _expect(beyond >= -1e-6, f"D's hinge loss is {beyond:.4g} when real logits are +5 and fake "
+            "ones -5: it keeps falling past the margin; clip each term at 0 (F.relu), so that "
+            "D stops pushing examples it already gets right by a margin of 1.")
+    _expect(_close(beyond, 0.0), f"D's loss is {beyond:.4g} for real logits +5 and fake -5, "
+            "where D is right by more than the margin: expected 0. Real logits should rise "
+            "above +1 and fake ones fall below -1.")
+    wrong = _number(_run(d_loss_fn, -five, five), d_loss_fn)
+    _expect(_close(wrong, 12.0), f"D's loss for real logits -5 and fake +5 is {wrong:.4g}, "
+            "expected 6 + 6 = 12: each term grows linearly with how far past the margin D is.")
+    _ok("D's hinge loss: 2 on the fence, 0 past the margin, linear inside it")
+    _expect_hinge_g(g_loss_fn)
+    _ok("G's hinge loss: minus the mean fake logit, the same push at every logit")
+    _passed("the hinge loss of SN-GAN (Miyato et al., 2018).")
+
+
+def _expect_hinge_g(g_loss_fn: Callable) -> None:
+    """G's loss is -mean(fake logits): no margin, a gradient of -1/B whatever the logit."""
+    at_zero = _number(_run(g_loss_fn, torch.zeros(8)), g_loss_fn)
+    _expect(not _close(at_zero, math.log(2), rtol=1e-3), "G's loss is log 2 at logits 0: that "
+            "is task 1's non-saturating BCE; the hinge version of G's loss has no log and no "
+            "sigmoid.")
+    values = {}
+    for logit in (-5.0, 0.0, 5.0):
+        fake = torch.full((8,), logit, requires_grad=True)
+        loss = _run(g_loss_fn, fake)
+        values[logit] = _number(loss, g_loss_fn)
+        _expect(isinstance(loss, torch.Tensor) and loss.requires_grad, "G's loss carries no "
+                "gradient: compute it with torch operations on the logits.")
+        loss.backward()
+        grad = fake.grad if fake.grad is not None else torch.zeros(8)
+        _expect(not (logit == 5.0 and float(grad.abs().max()) < 1e-6), "G's loss stops "
+                "pushing once D calls the fakes real by a margin: the hinge belongs to D's "
+                "loss only; G's loss has no margin.")
+        _expect(bool(torch.allclose(grad, torch.full((8,), -1 / 8))), f"at fake logits "
+                f"{logit:+g} the gradient of G's loss is {float(grad[0]):.3g} per logit, "
+                "expected -1/B = -0.125: G's hinge loss is linear in the mean fake logit, and "
+                "falls as the logits rise.")
+    _expect(_close(values[0.0], 0.0, atol=1e-6) and _close(values[-5.0], 5.0),
+            f"G's loss is {values[0.0]:.4g} at logits 0 and {values[-5.0]:.4g} at -5, "
+            "expected 0 and 5.")

@@ -1,4 +1,5 @@
-"""Checks for exercise 02: the reparameterisation trick, the Gaussian KL and the ELBO."""
+"""Checks for exercise 02: the reparameterisation trick, the Gaussian KL and the ELBO;
+stretch: the KL to a prior N(0, s^2 I)."""
 
 from __future__ import annotations
 
@@ -148,3 +149,61 @@ def _expect_elbo_value(value: float, recon: float, kl: float, per_pixel: float, 
             f"{recon + kl:.4g} = reconstruction {recon:.4g} + KL {kl:.4g}: BCE with logits "
             "summed over pixels / batch size, plus the KL averaged over the batch.")
     _ok("reconstruction (summed over pixels) + KL, averaged over images")
+
+
+def check_kl_to_prior(fn: Callable) -> None:
+    """``fn(mu, logvar, prior_std)``: KL(N(mu, exp(logvar)) || N(0, prior_std^2 I)) per row."""
+    with _seeded():
+        mu, logvar = torch.randn(4, 3), torch.randn(4, 3)
+        kl = _tensor(_run(fn, mu, logvar, 1.0), fn)
+        _expect(kl.ndim != 0 and tuple(kl.shape) != (4, 3), f"your KL has shape "
+                f"{tuple(kl.shape)}: sum over the latent dimensions (dim=1), one value per row.")
+        _tensor(kl, fn, (4,))
+        _expect(torch.allclose(kl, gaussian_kl(mu, logvar), rtol=1e-4, atol=1e-5),
+                "with prior_std=1 your KL differs from task 2's: N(0, 1^2) is the same prior.")
+        _ok("with prior_std = 1 it is task 2's KL, one value per row")
+        s = 2.0
+        at_prior = float(_run(fn, torch.zeros(1, 3), torch.full((1, 3), 2 * math.log(s)), s)[0])
+        got = _tensor(_run(fn, mu, logvar, s), fn, (4,))
+        _expect_prior_terms(got, at_prior, mu, logvar, s)
+        _ok("0 when the posterior is the prior N(0, s^2), and right for s = 2")
+        small = _tensor(_run(fn, mu, logvar, 0.5), fn, (4,))
+        _expect(torch.allclose(small, _kl_to(mu, logvar, 0.5), rtol=1e-4, atol=1e-5),
+                f"for s = 0.5 your KL is {_fmt(small)}, expected {_fmt(_kl_to(mu, logvar, 0.5))}.")
+        _ok("right for a narrower prior too (s = 0.5)")
+    _passed("the Gaussian KL to a prior of any width.")
+
+
+def _kl_to(mu: torch.Tensor, logvar: torch.Tensor, s: float) -> torch.Tensor:
+    """The reference: KL(N(mu, exp(logvar)) || N(0, s^2)) summed over dim 1, by torch."""
+    posterior = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+    prior = torch.distributions.Normal(torch.zeros_like(mu), torch.full_like(mu, s))
+    return torch.distributions.kl_divergence(posterior, prior).sum(1)
+
+
+def _expect_prior_terms(got: torch.Tensor, at_prior: float, mu: torch.Tensor,
+                        logvar: torch.Tensor, s: float) -> None:
+    """For s = 2: each term of the closed form, with a message for each planted slip."""
+    var, log_s2 = logvar.exp(), 2 * math.log(s)
+
+    def closed(log_term: float, var_scale: float, mu_scale: float) -> torch.Tensor:
+        return 0.5 * (log_term - logvar + var / var_scale + mu ** 2 / mu_scale - 1).sum(1)
+
+    slips = {
+        closed(0.0, s ** 2, s ** 2): "the log term of the prior is missing: the KL must be "
+        "0 when the posterior is the prior, which needs log(s^2) beside -logvar.",
+        closed(math.log(s), s ** 2, s ** 2): "your log term uses log s; the closed form has "
+        "the log of the variance ratio, log(s^2 / sigma^2).",
+        closed(log_s2, s, s): "you divided by the prior's standard deviation s; the closed form "
+        "divides by its variance s^2.",
+        closed(log_s2, s ** 2, 1.0): "mu^2 is not divided by the prior's variance: a wider "
+        "prior must charge less for a mean far from 0.",
+    }
+    for wrong, message in slips.items():
+        _expect(not torch.allclose(got, wrong, rtol=1e-4, atol=1e-5), message)
+    _expect(abs(at_prior) < 1e-5, f"for mu = 0 and sigma = s = 2 your KL is {at_prior:.4g}: the "
+            "posterior is the prior itself, so it must be 0.")
+    want = _kl_to(mu, logvar, s)
+    _expect(torch.allclose(got, want, rtol=1e-4, atol=1e-5), f"for s = 2 your KL is "
+            f"{_fmt(got)}, expected {_fmt(want)}: write KL(N(mu, sigma^2) || N(0, s^2)) per "
+            "dimension from the two densities, then sum over dim=1.")
