@@ -113,3 +113,20 @@ def test_exercise_stops_at_its_first_stub(path, exercise_runs):
         f"(cell {run['stop']}): {run['ename']}: {run['evalue']}")
     assert run["ename"] == "NotDoneYet" and run["evalue"].startswith("not done yet"), \
         f"{path.name}: the first check should say 'not done yet', got {run['ename']}"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
+def test_each_exercise_ends_with_a_checked_stretch_task(path):
+    """One "## Stretch task" section before the recap, with a gap to fill and its own check."""
+    cells = nbformat.read(path, as_version=4).cells
+    starts = [i for i, c in enumerate(cells)
+              if c.cell_type == "markdown" and c.source.startswith("## Stretch task")]
+    recap = next(i for i, c in enumerate(cells) if c.cell_type == "markdown"
+                 and c.source.startswith("## Recap"))
+    assert len(starts) == 1 and starts[0] < recap, \
+        f"{path.name}: expected one '## Stretch task' section before '## Recap'"
+    code = [c.source for c in cells[starts[0]:recap] if c.cell_type == "code"]
+    assert any("# BEGIN SOLUTION" in src for src in code), \
+        f"{path.name}: the stretch task has no solution block for the exercise to blank"
+    assert any(src.startswith("check_") for src in code), \
+        f"{path.name}: the stretch task has no genaug.checks call"
