@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 FLIPPABLE = ("fashion_mnist", "cifar10", "folder")  # a mirror image is the same class
-COLOUR_JITTER = 0.2  # config_for's jitter strength for colour images
+COLOUR_JITTER = 0.4  # config_for's jitter strength for colour images (chosen in its docstring)
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,10 @@ def config_for(dataset_name: str, channels: int = 1) -> AugmentConfig:
     (rotation, zoom, erasing too) scored 0.627 and erasing alone 0.653; on digits shifts scored
     0.957 against 0.950, the full palette 0.937. A mirrored 3 is no 3, so digits get no flips;
     photos (CIFAR-10) and your own folder get them, as clothes do. Colour images add colour
-    jitter of strength COLOUR_JITTER.
+    jitter: on the generated shapes folder (``genaug.toyfolder``, 60 per class, the same
+    protocol, shift+flip as the base) jitter 0.4 scored 0.543, 0.2 scored 0.510 and none 0.423;
+    0.4 is also the strength common ImageNet recipes use. That folder's colours are random by
+    construction, which favours jitter more than real photos will: check it on your folder.
     """
     return AugmentConfig(degrees=0.0, scale=(1.0, 1.0), hflip=dataset_name in FLIPPABLE,
                          erase_p=0.0, jitter=COLOUR_JITTER if channels == 3 else 0.0)

@@ -2,7 +2,10 @@
 split reproducibly, refused with one line when it cannot work, and runs the experiment."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,8 +13,14 @@ import torch
 from PIL import Image
 
 from genaug import cifar, folder
-from genaug.data import FolderError, load_dataset
+from genaug.__main__ import main
+from genaug.augment import colour_jitter, config_for
+from genaug.data import FolderError, ImageDataset, load_dataset
+from genaug.device import make_generator
+from genaug.experiment import ExperimentConfig, read_rows, train_generator
+from genaug.models.classifier import ClassifierConfig, SmallCNN
 from genaug.toyfolder import make_shapes_folder
+from genaug.train import fit_classifier
 
 CLASSES = ("circle", "square", "stripes")
 
@@ -199,3 +208,113 @@ def test_bad_folders_are_refused_with_one_line(case, words, tmp_path):
     with pytest.raises(FolderError) as error:
         load_dataset("folder", "train", root=root)
     assert words in str(error.value) and "\n" not in str(error.value)
+
+
+def _one_line(capsys, code: int, words: str) -> None:
+    err = capsys.readouterr().err.strip()
+    assert code == 2, f"exit code {code}, stderr: {err}"
+    assert words in err and "\n" not in err and "Traceback" not in err, err
+
+
+TINY = ["--set", "classifier_steps=5", "--set", "generator_steps=2", "--set", "n_synthetic=20",
+        "--no-imbalance"]
+VAL = ["--set", "val_per_class=3"]
+
+
+@pytest.mark.parametrize("case, words", BAD_FOLDERS, ids=[c for c, _ in BAD_FOLDERS])
+def test_cli_refuses_a_bad_folder_with_one_line_and_writes_nothing(case, words, tmp_path,
+                                                                   capsys):
+    root = small_folder(tmp_path / "data")
+    _spoil(root, case)
+    out = tmp_path / "out"
+    code = main(["experiment", "--quick", "--data", str(root), "--budgets", "2", "--seeds", "1",
+                 "--methods", "none", "--out", str(out), *TINY, *VAL])
+    _one_line(capsys, code, words)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--budgets", "8", *VAL], "budget 8 does not fit"),  # 10 images: 2 test, 3 val, 5 left
+    (["--budgets", "2", "--image-size", "30", *VAL], "image_size must be a multiple of 4"),
+    (["--budgets", "2", "--set", "val_per_class=8"], "leaves no training image in the smallest"),
+], ids=["budget above a class", "image size the models cannot halve", "validation too big"])
+def test_cli_refuses_settings_the_folder_cannot_hold(args, words, tmp_path, capsys):
+    root = small_folder(tmp_path / "data")
+    out = tmp_path / "out"
+    code = main(["experiment", "--quick", "--data", str(root), "--seeds", "1", "--methods",
+                 "none", "--out", str(out), *args, *TINY])
+    _one_line(capsys, code, words)
+    assert not out.exists()
+
+
+def test_cli_names_the_folder_options_instead_of_set(tmp_path, capsys):
+    code = main(["experiment", "--quick", "--dataset", "digits", "--set", "data_root=x"])
+    _one_line(capsys, code, "use the option --data")
+    code = main(["experiment", "--quick", "--dataset", "digits", "--image-size", "32"])
+    _one_line(capsys, code, "name the folder with --data")
+
+
+def test_a_bad_folder_exits_2_from_a_real_process(tmp_path):
+    env = {**os.environ, "GENAUG_CACHE": str(tmp_path / ".cache"), "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-m", "genaug", "data", "--data",
+                          str(tmp_path / "nowhere")], capture_output=True, text=True, env=env,
+                         cwd=tmp_path)
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.count("\n") == 1 and "does not exist" in run.stderr
+
+
+def test_cli_data_describes_a_folder(shapes, capsys):
+    assert main(["data", "--data", str(shapes)]) == 0
+    out = capsys.readouterr().out
+    assert "160 train / 40 test colour (RGB) images at 32x32, 10 classes" in out
+    assert "circle: 16 train, 4 test" in out and "held out, listed in" in out
+
+
+@pytest.mark.parametrize("size", [28, 32])
+def test_every_model_trains_and_samples_on_colour(size):
+    data = ImageDataset(torch.rand(8, 3, size, size), torch.arange(8) % 4, tuple("abcd"), "x")
+    config = ExperimentConfig(dataset="folder", data_root="x", image_size=size,
+                              cvae_width=8, gan_width=8, diffusion_width=8,
+                              diffusion_sample_steps=2, generator_steps=2, generator_batch_size=4)
+    for kind in ("cvae", "cgan", "cdiff"):
+        model, _ = train_generator(kind, data, config, seed=0)
+        assert model.sample(4, labels=torch.arange(4)).shape == (4, 3, size, size), kind
+    classifier = SmallCNN(ClassifierConfig(n_classes=4, width=8, channels=3))
+    fit_classifier(classifier, data, 2, batch_size=4)
+    assert classifier(data.images)[0].shape == (8, 4)
+
+
+def test_colour_jitter_is_seeded_per_image_and_leaves_grey_images_grey():
+    x = torch.rand(16, 3, 8, 8)
+    first = colour_jitter(x, make_generator(0), 0.3)
+    assert torch.equal(first, colour_jitter(x, make_generator(0), 0.3))
+    assert 0 <= first.min() and first.max() <= 1 and not torch.allclose(first, x)
+    ratio = (first.mean((1, 2, 3)) / x.mean((1, 2, 3)))
+    assert ratio.std() > 0.01  # each image gets its own factors
+    grey = torch.rand(4, 1, 8, 8).expand(4, 3, 8, 8)
+    out = colour_jitter(grey, make_generator(1), 0.3)
+    assert torch.allclose(out[:, 0], out[:, 1]) and torch.allclose(out[:, 1], out[:, 2])
+    assert torch.allclose(colour_jitter(x, make_generator(0), 0.0), x, atol=1e-6)
+
+
+def test_colour_data_gets_jitter_and_grey_data_does_not():
+    assert config_for("folder", channels=3).jitter > 0 and config_for("folder", 3).hflip
+    assert config_for("fashion_mnist").jitter == 0 and not config_for("digits").hflip
+
+
+def test_quick_experiment_runs_on_a_colour_folder_from_the_command_line(tmp_path, monkeypatch,
+                                                                         capsys):
+    root = make_shapes_folder(tmp_path / "shapes", per_class=12, classes=CLASSES)
+    monkeypatch.chdir(tmp_path)
+    code = main(["experiment", "--quick", "--data", str(root), "--budgets", "4", "--seeds", "3",
+                 "--methods", "none", "classical", "cvae", "cgan", "--ratio", "0.5", *TINY, *VAL])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    folder_out = tmp_path / "results" / "quick-shapes"
+    meta = json.loads((folder_out / "config.json").read_text())
+    assert meta["config"]["dataset"] == "folder" and meta["config"]["image_size"] == 32
+    assert meta["config"]["data_root"] == str(root.resolve())
+    rows = read_rows(folder_out / "runs.csv")
+    assert len(rows) == 4 * 3 and {r["method"] for r in rows} == {"none", "classical", "cvae",
+                                                                    "cgan"}
+    assert "95% CI" in out or "[" in out
