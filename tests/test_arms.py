@@ -14,6 +14,7 @@ import torch
 from genaug.data import ImageDataset, load_dataset, stratified_indices
 from genaug.experiment import (
     SOURCES,
+    BudgetJob,
     ConfigError,
     Pool,
     PoolMaker,
@@ -27,6 +28,7 @@ from genaug.experiment import (
     with_filtered,
 )
 from genaug.experiment.quality import make_judge, pool_quality
+from genaug.experiment.runner import needs_sweep
 from genaug.models.gan import GAN, GANConfig
 from genaug.models.transfer import conditional_from_unconditional
 from genaug.models.vae import VAE, VAEConfig
@@ -135,8 +137,17 @@ def test_bad_arm_settings_are_refused(setting, value):
 
 def test_pool_quality_tells_real_images_from_noise():
     test = load_dataset("digits", "test")
-    judge = make_judge("digits", test)
+    judge = make_judge(preset("digits"), test)
     real = pool_quality(test.images, test.labels, judge)
     noise = pool_quality(torch.rand_like(test.images), test.labels, judge)
     assert real["pool_class_accuracy"] > 0.8 and real["pool_precision"] > 0.5
     assert noise["pool_class_accuracy"] < 0.4 and noise["pool_frechet"] > real["pool_frechet"]
+
+
+def test_a_sweep_holds_only_arms_with_a_choice_to_make(tmp_path):
+    fixed = preset("digits", ratio=0.25, methods=("none", "cvae", "pseudo-label"))
+    rows = BudgetJob(fixed, 10, 0, tmp_path, sweep=True).candidates()
+    assert [(c.method, c.threshold) for c in rows] == [
+        ("none", None), ("pseudo-label", 0.5), ("pseudo-label", 0.9)]
+    assert needs_sweep(fixed)
+    assert not needs_sweep(dataclasses.replace(fixed, methods=("none", "cvae")))

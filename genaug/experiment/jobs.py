@@ -92,9 +92,12 @@ class BudgetJob:
                               self.thresholds.get(parse_method(m).source))
                     for m in self.config.methods]
         ratios = self.config.ratios if self.config.ratio is None else (self.config.ratio,)
-        return [Candidate("none")] + [
-            Candidate(s, r, t) for s in self.config.sources() for r in ratios
-            for t in (self.config.thresholds if s in THRESHOLDED else (None,))]
+        tried = {s: [(r, t) for r in ratios
+                     for t in (self.config.thresholds if s in THRESHOLDED else (None,))]
+                 for s in self.config.sources()}
+        # an arm with a single candidate (a fixed ratio, no threshold) has nothing to choose
+        return [Candidate("none")] + [Candidate(s, r, t) for s, pairs in tried.items()
+                                      if len(pairs) > 1 for r, t in pairs]
 
     def run(self) -> list[dict]:
         train, val, test, val_idx = splits(self.config, get_device())

@@ -101,9 +101,10 @@ def run_experiment(config: ExperimentConfig, out: str | Path, workers: int | Non
                  for s in seeds] + first
     tables = _run_jobs(first, folder, workers, "ratio sweep and imbalance study")
     sweep, imbalance = tables.get(SWEEP_CSV, []), tables.get(IMBALANCE_CSV, [])
-    ratios, thresholds = choose_ratios(sweep), choose_thresholds(sweep)
-    if config.ratio is not None:
-        ratios = {s: config.ratio for s in config.sources()}
+    chosen, thresholds = choose_ratios(sweep), choose_thresholds(sweep)
+    only = config.ratio if config.ratio is not None else config.ratios[0]  # nothing to choose
+    ratios = {s: only if config.ratio is not None else chosen.get(s, only)
+              for s in config.sources()}
     jobs = [BudgetJob(config, b, s, folder, ratios, thresholds=thresholds)
             for s in seeds for b in config.budgets]
     if config.measure_pools and config.sources():  # train the judge once, before the workers
@@ -121,10 +122,10 @@ def run_experiment(config: ExperimentConfig, out: str | Path, workers: int | Non
 
 
 def needs_sweep(config: ExperimentConfig) -> bool:
-    """Whether validation must choose a ratio, or a threshold among several, for some arm."""
-    sources = config.sources()
-    return bool(sources) and (config.ratio is None or (
-        len(config.thresholds) > 1 and any(s in THRESHOLDED for s in sources)))
+    """Whether validation has a choice to make: some arm with several ratios or thresholds."""
+    n_ratios = 1 if config.ratio is not None else len(config.ratios)
+    return any(n_ratios * (len(config.thresholds) if s in THRESHOLDED else 1) > 1
+               for s in config.sources())
 
 
 def load_results(folder: str | Path) -> tuple[Results, dict]:
