@@ -4,18 +4,22 @@ The design, in the order the runner follows it:
 
 1. Every setting is checked before anything is trained or written (``validation``).
 2. A validation set is held out of the training split once (never the test set).
-3. For every label budget (images per class) and seed, a labelled subset is drawn; the
-   generators (conditional VAE and GAN) are trained on that subset **only**, never on more
-   labels than the classifier sees (``jobs``, ``generators``).
-4. The share of generated images in a batch is chosen per generator on the validation set,
-   at the smallest budget (a short sweep), unless a ratio is fixed.
+3. For every label budget (images per class) and seed, a labelled subset is drawn. Each arm
+   builds its pool of extra images from what its setting may see (``arms``): the labelled
+   budget only (conditional VAE, GAN or diffusion model, and their filtered twins); the budget
+   plus the training split's other images without their labels (latent variations, fine-tuned
+   generators, pseudo-labels); or, as a reference line only, every label (oracle generators).
+4. The share of generated images in a batch (and an arm's confidence threshold) is chosen on
+   the validation set at the smallest budget (a short sweep), unless a ratio is fixed.
 5. Every method trains the same classifier for the same number of steps. The methods of one
    seed start from the same weights and see the same real batches, so their differences are
    paired. They are trained side by side as one stacked model (see ``SmallCNN``).
 6. Test accuracy per (method, budget, seed) goes to a CSV; the summary gives means with 95%
    confidence intervals and the paired gain over no augmentation and over classical
    augmentation (``runner``, ``genaug.stats``).
-7. A class-imbalance study compares no augmentation, oversampling, classical augmentation and
+7. Each arm's pool can be scored beside its gain (``quality``): notebook 06's measures on the
+   very images the classifier drew from.
+8. A class-imbalance study compares no augmentation, oversampling, classical augmentation and
    generator rebalancing on the minority classes' recall and on balanced accuracy.
 
 Every setting lives in one frozen :class:`ExperimentConfig` (``settings``), recorded in the
