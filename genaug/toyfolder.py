@@ -1,19 +1,22 @@
 """A folder of labelled colour images made on the spot: one kind of shape or texture per class.
 
 It stands in for your own images where there are none (the tests, CI, an offline notebook) and
-has the layout a real folder has, ``PATH/<class>/*.png``. Each image gets its own colours,
-position, size and pixel noise, so a class is a shape, never a colour, and a small budget of
-labels does not make the task trivial.
+has the layout a real folder has, ``PATH/<class>/*.png``. As in photos, colour says something
+about the class without settling it: each class has its own hue, varied per image so that
+neighbouring classes' hues overlap, on a dark or light grey; position, size and pixel noise
+vary too, so a small budget of labels does not make the task trivial.
 """
 
 from __future__ import annotations
 
+import colorsys
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+HUE_SPREAD = 0.08  # a class's hue varies this much each way: neighbouring classes overlap
 Draw = Callable[[ImageDraw.ImageDraw, float, float, float, tuple, int], None]
 
 
@@ -76,15 +79,17 @@ SHAPES: dict[str, Draw] = {"circle": _circle, "square": _square, "triangle": _tr
                            "stripes": _stripes, "bars": _bars, "checks": _checks, "dots": _dots}
 
 
-def draw_shape(kind: str, size: int, rng: np.random.Generator, noise: float = 12.0
+def draw_shape(kind: str, size: int, rng: np.random.Generator, noise: float = 8.0
                ) -> Image.Image:
-    """One RGB image of ``kind``: random colours, position and size, plus Gaussian pixel noise."""
-    paper = rng.integers(0, 256, 3)
-    ink = (paper + rng.integers(80, 177, 3)) % 256  # every channel differs: never invisible
-    image = Image.new("RGB", (size, size), tuple(int(v) for v in paper))
+    """One RGB image of ``kind``: the class's hue (varied per image) on a dark or light grey,
+    at a random position and size, plus Gaussian pixel noise."""
+    hue = (list(SHAPES).index(kind) / len(SHAPES) + rng.uniform(-HUE_SPREAD, HUE_SPREAD)) % 1.0
+    saturation, value = rng.uniform(0.5, 1.0), rng.uniform(0.6, 1.0)
+    ink = tuple(round(255 * v) for v in colorsys.hsv_to_rgb(hue, saturation, value))
+    grey = int(rng.choice([rng.integers(0, 70), rng.integers(150, 256)]))
+    image = Image.new("RGB", (size, size), (grey, grey, grey))
     x, y = rng.uniform(0.35, 0.65, 2) * size
-    SHAPES[kind](ImageDraw.Draw(image), x, y, rng.uniform(0.2, 0.35) * size,
-                 tuple(int(v) for v in ink), size)
+    SHAPES[kind](ImageDraw.Draw(image), x, y, rng.uniform(0.2, 0.35) * size, ink, size)
     pixels = np.asarray(image, dtype=np.float32) + rng.normal(0, noise, (size, size, 3))
     return Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
 
