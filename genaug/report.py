@@ -170,4 +170,24 @@ def plot_results(results: Results) -> plt.Figure:
     plot_with_ci(budgets, gains, "labelled images per class",
                  "gain over no augmentation (points)", title="Paired gain (95% CI)", ax=right)
     right.axhline(0, color="black", linewidth=0.8)
+    if len(methods) > 6:  # many arms: a line style per setting, one legend beside the panels
+        _style_by_setting(fig, left)
     return fig
+
+
+SETTING_STYLES = {"labelled": "-", "labelled + unlabelled": "--", "reference": ":"}
+
+
+def _style_by_setting(fig: plt.Figure, left: plt.Axes) -> None:
+    """Solid lines for labelled-only arms, dashed for those using unlabelled images, dotted for
+    the oracle reference; the legends of both panels become one beside them."""
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            if not line.get_label().startswith("_"):
+                line.set_linestyle(SETTING_STYLES[parse_method(line.get_label()).setting])
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    fig.legend(*left.get_legend_handles_labels(), loc="center left", bbox_to_anchor=(0.81, 0.5),
+               fontsize=8, title="solid: labelled only\ndashed: + unlabelled\ndotted: oracle",
+               title_fontsize=8)
+    fig.subplots_adjust(right=0.8, wspace=0.25)
