@@ -28,7 +28,7 @@ from genaug.experiment import (
     with_filtered,
 )
 from genaug.experiment.quality import make_judge, pool_quality
-from genaug.experiment.runner import needs_sweep
+from genaug.experiment.runner import chosen_settings, needs_sweep
 from genaug.models.gan import GAN, GANConfig
 from genaug.models.transfer import conditional_from_unconditional
 from genaug.models.vae import VAE, VAEConfig
@@ -151,3 +151,9 @@ def test_a_sweep_holds_only_arms_with_a_choice_to_make(tmp_path):
         ("none", None), ("pseudo-label", 0.5), ("pseudo-label", 0.9)]
     assert needs_sweep(fixed)
     assert not needs_sweep(dataclasses.replace(fixed, methods=("none", "cvae")))
+
+
+def test_an_arm_with_one_candidate_keeps_it_without_a_sweep():
+    one = preset("digits", ratio=0.25, thresholds=(0.9,), methods=("none", "filtered-cgan"))
+    assert not needs_sweep(one)
+    assert chosen_settings(one, []) == ({"filtered-cgan": 0.25}, {"filtered-cgan": 0.9})

@@ -22,7 +22,6 @@ from genaug.experiment.quality import make_judge, pool_quality
 from genaug.experiment.settings import (
     GENERATORS,
     IMBALANCE_METHODS,
-    THRESHOLDED,
     VAL_SEED,
     ExperimentConfig,
     parse_method,
@@ -61,6 +60,11 @@ class Candidate:
     ratio: float = 0.0
     threshold: float | None = None
 
+    @property
+    def source(self) -> str | None:
+        """The arm whose pool feeds this row (None for real images only)."""
+        return parse_method(self.method).source
+
 
 @dataclass(frozen=True)
 class BudgetJob:
@@ -88,15 +92,11 @@ class BudgetJob:
     def candidates(self) -> list[Candidate]:
         """The stack's rows: every method, or in a sweep every arm at every setting tried."""
         if not self.sweep:
-            return [Candidate(m, self.ratios.get(parse_method(m).source, 0.0),
-                              self.thresholds.get(parse_method(m).source))
-                    for m in self.config.methods]
-        ratios = self.config.ratios if self.config.ratio is None else (self.config.ratio,)
-        tried = {s: [(r, t) for r in ratios
-                     for t in (self.config.thresholds if s in THRESHOLDED else (None,))]
-                 for s in self.config.sources()}
-        # an arm with a single candidate (a fixed ratio, no threshold) has nothing to choose
-        return [Candidate("none")] + [Candidate(s, r, t) for s, pairs in tried.items()
+            sources = [parse_method(m).source for m in self.config.methods]
+            return [Candidate(m, self.ratios.get(s, 0.0), self.thresholds.get(s))
+                    for m, s in zip(self.config.methods, sources, strict=True)]
+        return [Candidate("none")] + [Candidate(s, r, t)
+                                      for s, pairs in self.config.candidates().items()
                                       if len(pairs) > 1 for r, t in pairs]
 
     def run(self) -> list[dict]:
@@ -108,15 +108,14 @@ class BudgetJob:
         pools = {s: maker.pool(s) for s in self.config.sources()}
         gen_seconds = time.perf_counter() - start
         rows = self.candidates()
-        recipes = [recipe_for(c.method, maker.data.labelled, pools,
-                              {parse_method(c.method).source: c.ratio},
-                              {parse_method(c.method).source: c.threshold}) for c in rows]
+        recipes = [recipe_for(c.method, maker.data.labelled, pools, {c.source: c.ratio},
+                              {c.source: c.threshold}) for c in rows]
         start = time.perf_counter()
         stack = train_stack(recipes, self.config, self.seed)
         clf_seconds = time.perf_counter() - start
         val_scores = score_each(stack, val)
         test_scores = {} if self.sweep else score_each(stack, test)  # a sweep only chooses
-        quality = self.pool_quality(recipes, test)
+        quality = self.pool_quality(rows, recipes, test)
         return [{
             "dataset": self.config.dataset, "budget": self.budget, "seed": self.seed,
             "method": c.method, "setting": parse_method(c.method).setting, "ratio": c.ratio,
@@ -126,19 +125,23 @@ class BudgetJob:
             **{f"test_{k}": test_scores[k][i] for k in ("accuracy", "balanced_accuracy")
                if k in test_scores},
             **quality[i],
-            "generator_diverged": maker.diverged.get(parse_method(c.method).source, False),
+            "generator_diverged": maker.diverged.get(c.source, False),
             "generator_seconds": round(gen_seconds, 2),
             "classifier_seconds": round(clf_seconds, 2),
         } for i, (c, recipe) in enumerate(zip(rows, recipes, strict=True))]
 
 
-    def pool_quality(self, recipes: list[Recipe], test: ImageDataset) -> list[dict]:
-        """Each recipe's pool scored by the reference classifier (empty where not measured)."""
+    def pool_quality(self, rows: list[Candidate], recipes: list[Recipe], test: ImageDataset
+                     ) -> list[dict]:
+        """Each row's pool scored by the reference classifier, once per distinct pool (an arm
+        and its '+classical' twin share one); empty where not measured."""
         if self.sweep or not self.config.measure_pools:
             return [{} for _ in recipes]
-        judge = make_judge(self.config, test)
-        return [pool_quality(*r.synthetic, judge) if r.synthetic is not None else {}
-                for r in recipes]
+        judge, scored = make_judge(self.config, test), {}
+        for c, r in zip(rows, recipes, strict=True):
+            if r.synthetic is not None and (c.source, c.threshold) not in scored:
+                scored[c.source, c.threshold] = pool_quality(*r.synthetic, judge)
+        return [scored.get((c.source, c.threshold), {}) for c in rows]
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from genaug.config import PROGRESS_ENV
 from genaug.device import describe, get_device
 from genaug.experiment.jobs import IMBALANCE_CSV, RUNS_CSV, SWEEP_CSV, BudgetJob, ImbalanceJob
 from genaug.experiment.results_io import read_rows, write_csv
-from genaug.experiment.settings import SOURCES, THRESHOLDED, ExperimentConfig
+from genaug.experiment.settings import SOURCES, ExperimentConfig
 from genaug.experiment.validation import (
     ConfigError,
     check_fits_data,
@@ -101,10 +101,7 @@ def run_experiment(config: ExperimentConfig, out: str | Path, workers: int | Non
                  for s in seeds] + first
     tables = _run_jobs(first, folder, workers, "ratio sweep and imbalance study")
     sweep, imbalance = tables.get(SWEEP_CSV, []), tables.get(IMBALANCE_CSV, [])
-    chosen, thresholds = choose_ratios(sweep), choose_thresholds(sweep)
-    only = config.ratio if config.ratio is not None else config.ratios[0]  # nothing to choose
-    ratios = {s: only if config.ratio is not None else chosen.get(s, only)
-              for s in config.sources()}
+    ratios, thresholds = chosen_settings(config, sweep)
     jobs = [BudgetJob(config, b, s, folder, ratios, thresholds=thresholds)
             for s in seeds for b in config.budgets]
     if config.measure_pools and config.sources():  # train the judge once, before the workers
@@ -123,9 +120,20 @@ def run_experiment(config: ExperimentConfig, out: str | Path, workers: int | Non
 
 def needs_sweep(config: ExperimentConfig) -> bool:
     """Whether validation has a choice to make: some arm with several ratios or thresholds."""
-    n_ratios = 1 if config.ratio is not None else len(config.ratios)
-    return any(n_ratios * (len(config.thresholds) if s in THRESHOLDED else 1) > 1
-               for s in config.sources())
+    return any(len(pairs) > 1 for pairs in config.candidates().values())
+
+
+def chosen_settings(config: ExperimentConfig, sweep: list[dict]
+                    ) -> tuple[dict[str, float], dict[str, float]]:
+    """Each arm's ratio and threshold: validation's choice, or its only candidate."""
+    ratios, thresholds = choose_ratios(sweep), choose_thresholds(sweep)
+    for source, pairs in config.candidates().items():
+        if len(pairs) == 1:
+            ratio, threshold = pairs[0]
+            ratios[source] = ratio
+            if threshold is not None:
+                thresholds[source] = threshold
+    return ratios, thresholds
 
 
 def load_results(folder: str | Path) -> tuple[Results, dict]:

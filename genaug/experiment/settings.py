@@ -120,6 +120,14 @@ class ExperimentConfig:
         used = {parse_method(m).source for m in self.methods}
         return tuple(s for s in SOURCES if s in used)
 
+    def candidates(self) -> dict[str, list[tuple[float, float | None]]]:
+        """Each arm's (ratio, threshold) settings that validation may choose between; an arm
+        with a single one (a fixed ratio, no threshold) has nothing to choose."""
+        ratios = self.ratios if self.ratio is None else (self.ratio,)
+        return {s: [(r, t) for r in ratios
+                    for t in (self.thresholds if s in THRESHOLDED else (None,))]
+                for s in self.sources()}
+
 
 def preset(dataset: str | None = None, **overrides) -> ExperimentConfig:
     """The course's experiment in the current mode: the full grid, or a CPU-sized quick one.
