@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import random
 
@@ -75,3 +76,20 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def keep_freed_cpu_memory() -> bool:
+    """Let this process reuse the memory it frees instead of handing it back to the system.
+
+    Every training step allocates and frees the same large activations. By default glibc
+    returns blocks that large to the system and the next step faults in fresh zeroed pages:
+    on a 2-core CPU that made a third of the quick experiment's time system time (one
+    (budget, seed) job took 74 s, 47 s with this). The price is a higher resident peak.
+    Returns whether it applied (glibc only: elsewhere nothing changes).
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the C library's, where it has one
+    except (AttributeError, OSError, TypeError):  # macOS, Windows
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's <malloc.h> names
+    return bool(mallopt(m_trim_threshold, 2**30)) and bool(mallopt(m_mmap_threshold, 2**30))

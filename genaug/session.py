@@ -15,7 +15,7 @@ import torch
 from genaug import __version__
 from genaug.config import QUICK_ENV, is_quick, mode
 from genaug.data import DATASETS, find_dataset
-from genaug.device import describe, get_device, seed_everything
+from genaug.device import describe, get_device, keep_freed_cpu_memory, seed_everything
 
 
 def setup(seed: int = 0, device: str | None = None) -> torch.device:
@@ -26,6 +26,7 @@ def setup(seed: int = 0, device: str | None = None) -> torch.device:
     from genaug.plots import use_course_style  # the one place setup needs matplotlib
 
     seed_everything(seed)
+    keep_freed_cpu_memory()  # a third less training time on a CPU
     chosen = get_device(device)
     use_course_style()
     note = f" ({QUICK_ENV}=1: small data, few steps)" if is_quick() else ""
