@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from genaug import report
 from genaug.__main__ import main
 from genaug.augment import config_for
 from genaug.data import ImageDataset, load_dataset
@@ -19,6 +20,7 @@ from genaug.experiment import (
     preset,
     recipe_for,
     run_experiment,
+    runner,
     stacked_batches,
     train_generator,
 )
@@ -222,3 +224,23 @@ def test_every_generator_trains_with_the_recipe_the_config_records(kind, tmp_pat
     again, _ = train_generator(kind, data, config, 0, tmp_path / f"{kind}.pt")  # loads it
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
                                                  again.state_dict().values(), strict=True))
+
+
+@pytest.mark.parametrize("ratio", [0.25, None])
+def test_phases_run_the_sweep_first_only_when_there_is_a_choice(ratio, monkeypatch, tmp_path):
+    config = preset("digits", budgets=(5, 10), seeds=3, methods=("none", "cvae"), ratio=ratio)
+    phases = []
+
+    def record(jobs, folder, pool, desc):
+        phases.append([(type(j).__name__, getattr(j, "budget", None), getattr(j, "sweep", None))
+                       for j in jobs])
+        return {jobs[-1].table: []}
+
+    monkeypatch.setattr(runner, "_run_jobs", record)
+    runner._run_phases(config, tmp_path, None)
+    study = [("ImbalanceJob", None, None)] * 3
+    budgets = [("BudgetJob", b, False) for b in (10, 10, 10, 5, 5, 5)]  # the longest first
+    if ratio is None:  # a choice to make: the sweep, the imbalance study beside it, then budgets
+        assert phases == [study + [("BudgetJob", 5, True)] * 3, budgets]
+    else:  # nothing to choose: one phase, so no worker waits for a sweep
+        assert phases == [study + budgets]

@@ -23,7 +23,7 @@ import torch
 
 from genaug import __version__
 from genaug.config import PROGRESS_ENV
-from genaug.device import describe, get_device
+from genaug.device import describe, get_device, keep_freed_cpu_memory
 from genaug.experiment.jobs import IMBALANCE_CSV, RUNS_CSV, SWEEP_CSV, BudgetJob, ImbalanceJob
 from genaug.experiment.results_io import read_rows, write_csv
 from genaug.experiment.settings import SOURCES, ExperimentConfig
@@ -67,9 +67,10 @@ def default_workers() -> int:
     return min(4, os.cpu_count() or 1)
 
 
-def _limit_threads(threads: int) -> None:
-    """Worker start-up: give each process its share of the cores, never all of them."""
+def _start_worker(threads: int) -> None:
+    """Worker start-up: its share of the cores (never all of them), freed memory kept."""
     torch.set_num_threads(threads)
+    keep_freed_cpu_memory()
 
 
 def prepare(config: ExperimentConfig, folder: Path) -> None:
@@ -91,22 +92,9 @@ def run_experiment(config: ExperimentConfig, out: str | Path, workers: int | Non
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"workers must be a positive whole number, got {workers!r}.")
     prepare(config, folder)
-    workers = workers or default_workers()
-    seeds = range(config.seeds)
-    # the imbalance study needs no ratio: it runs beside the sweep, so no worker waits idle
-    first = [ImbalanceJob(config, s, folder) for s in seeds] if config.imbalance else []
-    sweeping = needs_sweep(config)
-    if sweeping:
-        first = [BudgetJob(config, min(config.budgets), s, folder, sweep=True)
-                 for s in seeds] + first
-    tables = _run_jobs(first, folder, workers, "ratio sweep and imbalance study")
-    sweep, imbalance = tables.get(SWEEP_CSV, []), tables.get(IMBALANCE_CSV, [])
-    ratios, thresholds = chosen_settings(config, sweep)
-    jobs = [BudgetJob(config, b, s, folder, ratios, thresholds=thresholds)
-            for s in seeds for b in config.budgets]
-    if config.measure_pools and config.sources():  # train the judge once, before the workers
-        reference_classifier(config.dataset, root=config.data_root, size=config.image_size)
-    runs = _run_jobs(jobs, folder, workers, "budgets x seeds")[RUNS_CSV]
+    keep_freed_cpu_memory()  # for the jobs run in this process
+    with _worker_pool(workers or default_workers()) as pool:  # one pool: workers start once
+        sweep, imbalance, ratios, thresholds, runs = _run_phases(config, folder, pool)
     summary = summarise(runs, "test_accuracy", baselines=BASELINES)
     imbalance_summary = _imbalance_summary(imbalance)
     write_csv(folder / "summary.csv", summary)
@@ -116,6 +104,28 @@ def run_experiment(config: ExperimentConfig, out: str | Path, workers: int | Non
     (folder / "config.json").write_text(json.dumps(meta, indent=1) + "\n")
     return Results(config, folder, ratios, runs, sweep, imbalance, summary, imbalance_summary,
                    thresholds)
+
+
+def _run_phases(config: ExperimentConfig, folder: Path, pool: ProcessPoolExecutor | None
+                ) -> tuple[list[dict], list[dict], dict, dict, list[dict]]:
+    """The validation sweep, where there is a choice to make, then every (budget, seed) with
+    the settings it chose. The imbalance study needs no choice: it runs beside the sweep, or
+    beside the budgets when there is none, so no worker waits. The longest jobs go first."""
+    seeds = range(config.seeds)
+    study = [ImbalanceJob(config, s, folder) for s in seeds] if config.imbalance else []
+    tables: dict[str, list[dict]] = {}
+    if needs_sweep(config):
+        sweep = [BudgetJob(config, min(config.budgets), s, folder, sweep=True) for s in seeds]
+        tables = _run_jobs(study + sweep, folder, pool, "ratio sweep and imbalance study")
+        study = []
+    ratios, thresholds = chosen_settings(config, tables.get(SWEEP_CSV, []))
+    jobs = [BudgetJob(config, b, s, folder, ratios, thresholds=thresholds)
+            for b in sorted(config.budgets, reverse=True) for s in seeds]
+    if config.measure_pools and config.sources():  # train the judge once, before the workers
+        reference_classifier(config.dataset, root=config.data_root, size=config.image_size)
+    tables |= _run_jobs(study + jobs, folder, pool, "budgets x seeds")
+    return (tables.get(SWEEP_CSV, []), tables.get(IMBALANCE_CSV, []), ratios, thresholds,
+            tables[RUNS_CSV])
 
 
 def needs_sweep(config: ExperimentConfig) -> bool:
@@ -209,24 +219,26 @@ def _job_key(job) -> tuple:
     return tuple(getattr(job, f) for f in job.key_fields)
 
 
-def _worker_pool(workers: int) -> ProcessPoolExecutor:
-    """``workers`` processes sharing the cores between them (spawned: CUDA cannot be forked)."""
+def _worker_pool(workers: int) -> ProcessPoolExecutor | contextlib.nullcontext:
+    """``workers`` processes sharing the cores between them (spawned: CUDA cannot be forked),
+    started as jobs arrive; with one worker, jobs run in this process (``nullcontext``)."""
+    if workers == 1:
+        return contextlib.nullcontext()
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_limit_threads,
+                               initializer=_start_worker,
                                initargs=(max(1, (os.cpu_count() or 1) // workers),))
 
 
-def _run_jobs(jobs: list, folder: Path, workers: int, desc: str) -> dict[str, list[dict]]:
-    """Run the jobs whose rows are not yet in their CSV files (in parallel processes when
-    workers > 1), writing each job's rows as it finishes; return every table's rows."""
+def _run_jobs(jobs: list, folder: Path, pool: ProcessPoolExecutor | None, desc: str
+              ) -> dict[str, list[dict]]:
+    """Run the jobs whose rows are not yet in their CSV files (in the pool's processes, where
+    there is a pool), writing each job's rows as it finishes; return every table's rows."""
     fields = {job.table: job.key_fields for job in jobs}  # what identifies a job's rows
     tables = {table: read_rows(folder / table, keys) for table, keys in fields.items()}
     done = {(table, tuple(row[k] for k in fields[table]))
             for table, rows in tables.items() for row in rows}
     todo = [job for job in jobs if (job.table, _job_key(job)) not in done]
-    pool = _worker_pool(min(workers, len(todo))) if min(workers, len(todo)) > 1 else None
-    with progress_bar(len(jobs), desc, initial=len(jobs) - len(todo)) as bar, \
-            (pool or contextlib.nullcontext()):
+    with progress_bar(len(jobs), desc, initial=len(jobs) - len(todo)) as bar:
         finished = pool.map(_run_quietly, todo) if pool else map(_run_quietly, todo)
         for job, new in zip(todo, finished, strict=True):
             tables[job.table] += new
