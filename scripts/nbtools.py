@@ -190,8 +190,9 @@ def execute(paths: list[Path], full: bool, timeout: int, times_file: Path = TIME
             NotebookClient(nb, timeout=timeout, kernel_name="python3",
                            resources={"metadata": {"path": str(path.parent)}}).execute()
         except Exception as error:  # keep going: report every broken notebook in one run
-            failures += 1
+            failures += 1  # and keep its last good outputs and time: an error is not a result
             print(f"FAILED {path.relative_to(ROOT)}: {type(error).__name__}: {str(error)[-800:]}")
+            continue
         seconds = time.perf_counter() - start
         device = _device_name()
         nb.metadata["genaug"] = {"executed_in_mode": mode, "device": device,

@@ -130,3 +130,16 @@ def test_each_exercise_ends_with_a_checked_stretch_task(path):
         f"{path.name}: the stretch task has no solution block for the exercise to blank"
     assert any(src.startswith("check_") for src in code), \
         f"{path.name}: the stretch task has no genaug.checks call"
+
+
+def test_execute_keeps_a_failing_notebooks_last_good_outputs(tmp_path, monkeypatch):
+    for name in ("GENAUG_QUICK", "GENAUG_PROGRESS", "GENAUG_DOWNLOAD", "MPLBACKEND"):
+        monkeypatch.delenv(name, raising=False)  # restored after the test: execute sets them
+    monkeypatch.setattr(nbtools, "ROOT", tmp_path)
+    path, times = tmp_path / "broken.ipynb", tmp_path / "times.json"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise ValueError('no')")])
+    nbtools.write(nb, path)
+    before = path.read_text()
+    assert nbtools.execute([path], full=False, timeout=120, times_file=times) == 1
+    assert path.read_text() == before, "an error was stored as the notebook's output"
+    assert "broken.ipynb" not in times.read_text(), "a failed run's time was recorded"
