@@ -6,7 +6,7 @@ import math
 
 import matplotlib.pyplot as plt
 
-from genaug.experiment import Results, parse_method
+from genaug.experiment import ExperimentConfig, Results, parse_method
 from genaug.plots import plot_with_ci
 from genaug.stats import MIN_SEEDS, format_table
 
@@ -102,12 +102,21 @@ def verdicts(results: Results) -> list[str]:
     return lines
 
 
+def _share_note(config: ExperimentConfig, ratios: dict[str, float]) -> str:
+    """How each arm's generated share was set: fixed in advance, or chosen on validation."""
+    if not ratios:
+        return ""
+    if config.ratio is not None:
+        return f", generated share fixed at {config.ratio}"
+    return f", generated share chosen on validation: {ratios}"
+
+
 def experiment_report(results: Results) -> str:
     """The whole report the command line prints at the end of a run."""
     cfg = results.config
     parts = [
-        f"\n{cfg.dataset}: {cfg.seeds} seeds, {cfg.classifier_steps} classifier steps per method, "
-        f"generated share chosen on validation: {results.ratios or 'n/a'}"
+        f"\n{cfg.dataset}: {cfg.seeds} seeds, {cfg.classifier_steps} classifier steps per method"
+        + _share_note(cfg, results.ratios)
         + (f", confidence thresholds: {results.thresholds}" if results.thresholds else ""),
         "Test accuracy (mean over seeds, 95% CI) and paired gains in percentage points:",
     ]
@@ -170,24 +179,27 @@ def plot_results(results: Results) -> plt.Figure:
     plot_with_ci(budgets, gains, "labelled images per class",
                  "gain over no augmentation (points)", title="Paired gain (95% CI)", ax=right)
     right.axhline(0, color="black", linewidth=0.8)
-    if len(methods) > 6:  # many arms: a line style per setting, one legend beside the panels
-        _style_by_setting(fig, left)
+    if len(methods) > 4:  # many arms: one legend beside the panels, never over the bars
+        _legend_beside(fig, left, mixed_settings=len({parse_method(m).setting
+                                                      for m in methods}) > 1)
     return fig
 
 
 SETTING_STYLES = {"labelled": "-", "labelled + unlabelled": "--", "reference": ":"}
 
 
-def _style_by_setting(fig: plt.Figure, left: plt.Axes) -> None:
-    """Solid lines for labelled-only arms, dashed for those using unlabelled images, dotted for
-    the oracle reference; the legends of both panels become one beside them."""
+def _legend_beside(fig: plt.Figure, left: plt.Axes, mixed_settings: bool) -> None:
+    """The legends of both panels become one beside them; with arms of several settings, solid
+    lines for labelled-only arms, dashed for those using unlabelled images, dotted for the
+    oracle reference."""
     for ax in fig.axes:
         for line in ax.get_lines():
-            if not line.get_label().startswith("_"):
+            if mixed_settings and not line.get_label().startswith("_"):
                 line.set_linestyle(SETTING_STYLES[parse_method(line.get_label()).setting])
         if ax.get_legend() is not None:
             ax.get_legend().remove()
+    title = "solid: labelled only\ndashed: + unlabelled\ndotted: oracle" if mixed_settings else None
     fig.legend(*left.get_legend_handles_labels(), loc="center left", bbox_to_anchor=(0.81, 0.5),
-               fontsize=8, title="solid: labelled only\ndashed: + unlabelled\ndotted: oracle",
-               title_fontsize=8)
+               fontsize=8, title=title, title_fontsize=8)
+    fig.set_layout_engine("none")  # the course style's tight layout would ignore the legend
     fig.subplots_adjust(right=0.8, wspace=0.25)

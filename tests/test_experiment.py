@@ -244,3 +244,40 @@ def test_phases_run_the_sweep_first_only_when_there_is_a_choice(ratio, monkeypat
         assert phases == [study + [("BudgetJob", 5, True)] * 3, budgets]
     else:  # nothing to choose: one phase, so no worker waits for a sweep
         assert phases == [study + budgets]
+
+
+def test_quick_preset_fixes_the_generated_share_and_the_report_says_so(monkeypatch):
+    monkeypatch.setenv("GENAUG_QUICK", "1")
+    config = preset("digits")
+    assert config.ratio == 0.25 and not runner.needs_sweep(config)
+    assert report._share_note(config, {"cvae": 0.25}) == ", generated share fixed at 0.25"
+    swept = preset("digits", ratio=None)
+    assert report._share_note(swept, {"cvae": 0.5}) == (
+        ", generated share chosen on validation: {'cvae': 0.5}")
+
+
+def test_a_config_fingerprint_changes_with_any_setting():
+    config = preset("digits")
+    assert config.fingerprint() == preset("digits").fingerprint()
+    assert len({config.fingerprint(), preset("digits", seeds=4).fingerprint(),
+                preset("digits", ratio=None).fingerprint()}) == 3
+
+
+@pytest.mark.parametrize("methods", [("none", "classical", "cvae", "cgan", "cvae+classical"),
+                                     ("none", "cgan", "pseudo-label", "oracle-cgan", "cvae")])
+def test_many_arms_share_one_legend_beside_the_panels(methods):
+    import matplotlib.pyplot as plt
+
+    from genaug.stats import summarise
+
+    runs = [{"budget": b, "seed": s, "method": m, "test_accuracy": 0.6 + 0.01 * (s + i)}
+            for b in (10, 50) for s in range(3) for i, m in enumerate(methods)]
+    summary = summarise(runs, "test_accuracy", baselines=("none",))
+    fig = report.plot_results(runner.Results(preset("digits"), None, {}, runs, [], [], summary, []))
+    assert all(ax.get_legend() is None for ax in fig.axes) and len(fig.legends) == 1
+    styles = {line.get_label(): line.get_linestyle() for line in fig.axes[0].get_lines()
+              if not line.get_label().startswith("_")}
+    mixed = "oracle-cgan" in methods  # styles tell settings apart only where there are several
+    assert styles["cgan"] == "-" and styles.get("oracle-cgan", ":") == ":"
+    assert (fig.legends[0].get_title().get_text() != "") == mixed
+    plt.close(fig)

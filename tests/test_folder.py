@@ -3,6 +3,7 @@ split reproducibly, refused with one line when it cannot work, and runs the expe
 
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -161,6 +162,32 @@ def test_cifar10_downloads_through_torchvision_only_when_allowed(tmp_path, monke
     cifar._load.cache_clear()
     assert calls == [(str(tmp_path), False, True)]
     assert data.channels == 3 and data.classes[1] == "automobile" and len(data) == 2
+
+
+def test_cifar10_reads_the_folder_torchvisions_download_unpacks(tmp_path, monkeypatch):
+    """The real reading path, offline: torchvision's own CIFAR10 on a tiny folder in the
+    layout its download unpacks (its MD5 checks, which only the real files pass, switched off)."""
+    import torchvision
+
+    base = tmp_path / cifar.BASE_FOLDER
+    base.mkdir()
+    rng = np.random.default_rng(0)
+    batches = {name: rng.integers(0, 256, (10, 3 * 32 * 32), dtype=np.uint8)
+               for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]}
+    for name, pixels in batches.items():  # CIFAR's format: rows of R, G, B planes
+        (base / name).write_bytes(pickle.dumps({"data": pixels, "labels": list(range(10))}))
+    (base / "batches.meta").write_bytes(pickle.dumps({"label_names": list(cifar.CIFAR_CLASSES)}))
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "_check_integrity", lambda self: True)
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *args: True)
+    monkeypatch.setenv("GENAUG_DOWNLOAD", "0")
+    cifar._load.cache_clear()
+    test = load_dataset("cifar10", "test", root=tmp_path)
+    train = load_dataset("cifar10", "train", root=tmp_path)
+    cifar._load.cache_clear()
+    assert (len(train), len(test), test.channels, test.images.shape[-1]) == (50, 10, 3, 32)
+    expected = torch.from_numpy(batches["test_batch"].reshape(10, 3, 32, 32)).float() / 255
+    assert torch.equal(test.images, expected), "the colour planes were not read back as NCHW"
+    assert test.labels.tolist() == list(range(10)) and test.classes[1] == "automobile"
 
 
 def _spoil(root, case):
