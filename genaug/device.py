@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import os
 import random
+import signal
 
 import numpy as np
 import torch
@@ -93,3 +94,17 @@ def keep_freed_cpu_memory() -> bool:
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's <malloc.h> names
     return bool(mallopt(m_trim_threshold, 2**30)) and bool(mallopt(m_mmap_threshold, 2**30))
+
+
+def end_with_parent() -> bool:
+    """Ask Linux to stop this process when the one that started it dies, even by SIGKILL.
+
+    Without it, an experiment's workers outlive a killed run: each finishes its job and then
+    waits forever, holding its memory. Returns whether it applied (Linux only).
+    """
+    try:
+        prctl = ctypes.CDLL(None).prctl
+    except (AttributeError, OSError, TypeError):  # macOS, Windows
+        return False
+    pr_set_pdeathsig = 1  # <linux/prctl.h>
+    return prctl(pr_set_pdeathsig, signal.SIGTERM) == 0

@@ -23,7 +23,7 @@ import torch
 
 from genaug import __version__
 from genaug.config import PROGRESS_ENV
-from genaug.device import describe, get_device, keep_freed_cpu_memory
+from genaug.device import describe, end_with_parent, get_device, keep_freed_cpu_memory
 from genaug.experiment.jobs import IMBALANCE_CSV, RUNS_CSV, SWEEP_CSV, BudgetJob, ImbalanceJob
 from genaug.experiment.results_io import read_rows, write_csv
 from genaug.experiment.settings import SOURCES, ExperimentConfig
@@ -68,9 +68,11 @@ def default_workers() -> int:
 
 
 def _start_worker(threads: int) -> None:
-    """Worker start-up: its share of the cores (never all of them), freed memory kept."""
+    """Worker start-up: its share of the cores (never all of them), freed memory kept, and
+    an end when the run that started it ends."""
     torch.set_num_threads(threads)
     keep_freed_cpu_memory()
+    end_with_parent()
 
 
 def prepare(config: ExperimentConfig, folder: Path) -> None:
