@@ -11,15 +11,25 @@ from genaug.plots import plot_with_ci
 from genaug.stats import MIN_SEEDS, format_table
 
 
+def points(fraction: float, signed: bool = True) -> str:
+    """A fraction in percent (or points), one decimal; more where one decimal would print a
+    bound that is not 0 as 0.0 and so hide which side of 0 it lies on."""
+    value, sign = 100 * fraction, "+" if signed else ""
+    if value != 0 and abs(value) < 0.05:
+        return f"{value:{sign}.1g}"
+    return f"{value:{sign}.1f}"
+
+
 def _pct(row: dict, key: str) -> str:
     """'72.3 [70.1, 74.5]': a mean and its interval, in percent."""
     mean, low, high = row.get(key), row.get(f"{key}_low"), row.get(f"{key}_high")
+    signed = "gain" in key
     if mean is None:
         return ""
+    shown = f"{100 * mean:{'+' if signed else ''}.1f}"  # a mean needs no more: only bounds do
     if low is None or math.isnan(low):
-        return f"{100 * mean:+.1f}" if "gain" in key else f"{100 * mean:.1f}"
-    sign = "+" if "gain" in key else ""
-    return f"{100 * mean:{sign}.1f} [{100 * low:{sign}.1f}, {100 * high:{sign}.1f}]"
+        return shown
+    return f"{shown} [{points(low, signed)}, {points(high, signed)}]"
 
 
 SETTING_TITLES = {
@@ -67,7 +77,7 @@ def verdict(row: dict, baseline: str) -> str:
     if low is None or math.isnan(low):
         return head + (f"{100 * gain:+.1f} points from {row['n_seeds']} seed(s): an interval "
                        f"needs {MIN_SEEDS} or more, so this is no evidence.")
-    text = head + f"{100 * gain:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}] points: "
+    text = head + f"{100 * gain:+.1f} [{points(low)}, {points(high)}] points: "
     if low > 0:
         return text + "the interval excludes 0, so this is evidence of a gain."
     if high < 0:

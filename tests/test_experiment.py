@@ -281,3 +281,11 @@ def test_many_arms_share_one_legend_beside_the_panels(methods):
     assert styles["cgan"] == "-" and styles.get("oracle-cgan", ":") == ":"
     assert (fig.legends[0].get_title().get_text() != "") == mixed
     plt.close(fig)
+
+
+def test_a_bound_just_off_zero_is_printed_on_its_side_of_zero():
+    row = {"budget": 10, "method": "cgan", "n_seeds": 5, "gain_vs_none": -0.006,
+           "gain_vs_none_low": -0.012, "gain_vs_none_high": -0.00004}
+    line = report.verdict(row, "none")
+    assert "-0.6 [-1.2, -0.004] points" in line and "evidence of a loss" in line
+    assert report.points(0.0) == "+0.0" and report.points(0.5, signed=False) == "50.0"
