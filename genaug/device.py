@@ -7,6 +7,7 @@ import ctypes
 import os
 import random
 import signal
+from typing import Callable
 
 import numpy as np
 import torch
@@ -88,9 +89,8 @@ def keep_freed_cpu_memory() -> bool:
     (budget, seed) job took 74 s, 47 s with this). The price is a higher resident peak.
     Returns whether it applied (glibc only: elsewhere nothing changes).
     """
-    try:
-        mallopt = ctypes.CDLL(None).mallopt  # the C library's, where it has one
-    except (AttributeError, OSError, TypeError):  # macOS, Windows
+    mallopt = _c_library_function("mallopt")
+    if mallopt is None:
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's <malloc.h> names
     return bool(mallopt(m_trim_threshold, 2**30)) and bool(mallopt(m_mmap_threshold, 2**30))
@@ -102,9 +102,16 @@ def end_with_parent() -> bool:
     Without it, an experiment's workers outlive a killed run: each finishes its job and then
     waits forever, holding its memory. Returns whether it applied (Linux only).
     """
-    try:
-        prctl = ctypes.CDLL(None).prctl
-    except (AttributeError, OSError, TypeError):  # macOS, Windows
+    prctl = _c_library_function("prctl")
+    if prctl is None:
         return False
     pr_set_pdeathsig = 1  # <linux/prctl.h>
     return prctl(pr_set_pdeathsig, signal.SIGTERM) == 0
+
+
+def _c_library_function(name: str) -> Callable | None:
+    """The C library's function ``name``, or None where it has none (macOS, Windows)."""
+    try:
+        return getattr(ctypes.CDLL(None), name)
+    except (AttributeError, OSError, TypeError):
+        return None
