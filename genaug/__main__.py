@@ -7,6 +7,7 @@
     python -m genaug experiment --data PATH  the experiment on your own images (PATH/<class>/*.png)
     python -m genaug data --data PATH        what your folder holds, and where its test split is
     python -m genaug benchmark               on-device pipeline vs tutorial DataLoader
+    python -m genaug pretrain NAME           retrain a shipped full-recipe model (resumable)
 """
 
 from __future__ import annotations
@@ -209,6 +210,29 @@ def _benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pretrain(args: argparse.Namespace) -> int:
+    import json
+
+    from genaug.pretraining import pretrain
+
+    for name in args.names:
+        facts = pretrain(name, out=Path(args.out) if args.out else None)
+        print(f"{name}: {facts['wall_seconds']:.0f} s on {facts['hardware']}; quality "
+              f"{json.dumps(facts['quality'])}")
+    return 0
+
+
+def _add_pretrain(sub) -> None:
+    from genaug.pretrained import RECIPES
+
+    pre = sub.add_parser("pretrain", help="retrain shipped full-recipe models from scratch "
+                         "(a stopped run resumes)")
+    pre.add_argument("names", nargs="+", choices=list(RECIPES), metavar="NAME",
+                     help=f"one or more of: {', '.join(RECIPES)}")
+    pre.add_argument("--out", help="folder for the weights and records (default: pretrained/)")
+    pre.set_defaults(run=_pretrain)
+
+
 def _add_experiment(sub) -> None:
     exp = sub.add_parser("experiment", help="run the augmentation experiment")
     source = exp.add_mutually_exclusive_group()
@@ -262,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument("--image-size", type=whole_number(1), default=32)
     data.set_defaults(run=_data)
     _add_benchmark(sub)
+    _add_pretrain(sub)
     args = parser.parse_args(argv)
     if getattr(args, "quick", False):
         set_quick(True)

@@ -1,0 +1,167 @@
+"""Training a shipped model from its recipe, resumably, and writing its weights and record.
+
+``python -m genaug pretrain NAME`` calls :func:`pretrain`: it trains ``NAME``'s recipe (see
+:data:`genaug.pretrained.RECIPES`) with the course's own ``fit_*`` loop, saving its whole state
+every few hundred steps so a stopped run carries on where it was; then it stores the weights in
+float16, reloads them as a learner would and measures that copy with notebook 06's measures.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from genaug.augment import config_for
+from genaug.checkpoint import model_state, save_checkpoint
+from genaug.config import cache_root
+from genaug.data import FOLDER, ImageDataset, load_dataset
+from genaug.device import describe, get_device, make_generator
+from genaug.evaluation import evaluate, predict
+from genaug.metrics import class_accuracy, extract_features, frechet_distance, precision_recall
+from genaug.pretrained import RECIPES, build, folder, load, recipe_of, sha256
+from genaug.toyfolder import make_shapes_folder
+from genaug.train import fit_classifier, fit_gan, fit_vae
+from genaug.train_diffusion import fit_diffusion
+
+SHAPES_PER_CLASS = 500  # notebook 10's full-mode folder
+QUALITY_SAMPLES = 2000  # samples scored per generator (200 per class for ten classes)
+FIT = {"vae": fit_vae, "gan": fit_gan, "diffusion": fit_diffusion, "classifier": fit_classifier}
+
+
+def training_data(name: str, device: torch.device) -> tuple[ImageDataset, ImageDataset]:
+    """The recipe's (train, test) splits: Fashion-MNIST, or notebook 10's shapes folder."""
+    recipe = recipe_of(name)
+    if recipe.data == "shapes":
+        root = make_shapes_folder(cache_root() / "shapes", per_class=SHAPES_PER_CLASS)
+        return tuple(load_dataset(FOLDER, split, root=root, device=device)
+                     for split in ("train", "test"))
+    return tuple(load_dataset(recipe.data, split, device=device) for split in ("train", "test"))
+
+
+def fit(name: str, model: nn.Module, train: ImageDataset, state: Path) -> None:
+    """Train ``model`` by ``name``'s recipe; ``state`` holds the resumable run."""
+    recipe = recipe_of(name)
+    options = dict(recipe.fit)
+    if options.get("augment") == "classical":
+        options["augment"] = config_for(train.name, train.channels)
+    FIT[recipe.family](model, train, recipe.steps, seed=recipe.seed, checkpoint=state,
+                       checkpoint_every=250, desc=name, **options)
+
+
+def judge_for(name: str, device: torch.device) -> nn.Module | None:
+    """The shipped judge for Fashion-MNIST models (None for the judge itself, or colour ones)."""
+    if name == "judge" or recipe_of(name).data != "fashion_mnist":
+        return None
+    return load("judge", device)
+
+
+@torch.no_grad()
+def quality(name: str, model: nn.Module, test: ImageDataset,
+            judge: nn.Module | None) -> dict[str, float]:
+    """Notebook 06's measures of the shipped copy: accuracy for the judge; for a generator,
+    the judge's class accuracy (conditional ones), Frechet distance, precision and recall,
+    and the largest share of one class among its samples (unconditional ones: collapse)."""
+    if name == "judge":
+        return {"test_accuracy": evaluate(model, test)["accuracy"]}
+    if judge is None:
+        return {}
+    n_classes = test.n_classes
+    labels = torch.arange(QUALITY_SAMPLES, device=test.device) % n_classes
+    conditional = model.config.n_classes > 0
+    images = model.sample(QUALITY_SAMPLES, labels=labels if conditional else None,
+                          generator=make_generator(7)).float()
+    real = extract_features(judge, test.images[:QUALITY_SAMPLES])
+    fake = extract_features(judge, images)
+    precision, recall = precision_recall(real, fake)
+    scores = {"frechet": frechet_distance(real, fake), "precision": precision, "recall": recall}
+    if conditional:
+        scores["class_accuracy"] = class_accuracy(judge, images, labels)
+    else:
+        predicted = predict(judge, images).argmax(-1)
+        shares = torch.bincount(predicted, minlength=n_classes).float() / QUALITY_SAMPLES
+        scores["largest_class_share"] = float(shares.max())
+        scores["classes_covered"] = int((shares > 0.02).sum())
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
+
+
+def ship(name: str, model: nn.Module, train: ImageDataset, seconds: float,
+         out: Path) -> Path:
+    """Write ``out/<name>.pt`` (float16 weights) and the record of how it was made."""
+    state = model_state(model)
+    state["model"] = {k: v.half() if v.is_floating_point() else v
+                      for k, v in state["model"].items()}
+    state["shape"] = {"image_size": train.image_size, "channels": train.channels,
+                      "n_classes": train.n_classes}
+    weights = save_checkpoint(out / f"{name}.pt", state)
+    recipe = recipe_of(name)
+    facts: dict[str, Any] = {
+        "name": name, "notebook": recipe.notebook, "model_class": type(model).__name__,
+        "config": state["config"], "recipe": {"steps": recipe.steps, "seed": recipe.seed,
+                                              "data": recipe.data, **recipe.fit},
+        "trained_on": f"{train.name}: {len(train)} images of {train.channels}x"
+                      f"{train.image_size}x{train.image_size}",
+        "wall_seconds": round(seconds, 1), "hardware": hardware(model),
+        "torch": torch.__version__, "date": date.today().isoformat(),
+        "dtype": "float16", "sha256": sha256(weights),
+    }
+    (out / f"{name}.json").write_text(json.dumps(facts, indent=1) + "\n")
+    return weights
+
+
+def hardware(model: nn.Module) -> str:
+    """The device the model trained on, with the processor's name where it was a CPU."""
+    device = next(model.parameters()).device
+    if device.type != "cpu":
+        return describe(device)
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in
+             (cpuinfo.read_text().splitlines() if cpuinfo.is_file() else [])
+             if line.startswith("model name")]
+    return f"{describe(device)}, {names[0] if names else platform.machine()}"
+
+
+def pretrain(name: str, device: torch.device | None = None, out: Path | None = None) -> dict:
+    """Train ``name`` from scratch (resuming a stopped run), ship it, measure it; its record."""
+    device = device or get_device()
+    out = out or folder()
+    train, test = training_data(name, device)
+    torch.manual_seed(recipe_of(name).seed)
+    model = build(name, train.image_size, train.channels, train.n_classes).to(device)
+    state = cache_root() / "pretrain" / f"{name}-state.pt"
+    clock = _Clock(state)
+    fit(name, model, train, state)
+    ship(name, model, train, clock.total(), out)
+    shipped = load(name, device)
+    facts = json.loads((out / f"{name}.json").read_text())
+    facts["quality"] = quality(name, shipped, test, judge_for(name, device))
+    (out / f"{name}.json").write_text(json.dumps(facts, indent=1) + "\n")
+    return facts
+
+
+class _Clock:
+    """Training time over every part of a resumed run. A stopped part counts up to the last
+    state it saved (the file's modification time); the sum is kept beside the state."""
+
+    def __init__(self, state: Path) -> None:
+        self.log = state.with_suffix(".time.json")
+        spent = json.loads(self.log.read_text()) if self.log.is_file() else {}
+        self.seconds = spent.get("seconds", 0.0)
+        if "part_started" in spent and state.is_file():
+            self.seconds += max(0.0, state.stat().st_mtime - spent["part_started"])
+        self.started = time.time()
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.log.write_text(json.dumps({"seconds": self.seconds, "part_started": self.started}))
+
+    def total(self) -> float:
+        """Seconds of every part so far, this one included."""
+        return self.seconds + time.time() - self.started
+
+
+__all__ = ["RECIPES", "pretrain", "quality"]
