@@ -14,6 +14,7 @@ notebooks' first cells and into README.md's table of Colab links.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -42,6 +43,8 @@ SOLUTION_BLOCK = re.compile(
 )
 HINT = re.compile(r"^[ \t]*# HINT: (?P<hint>.+)$", re.M)
 README = ROOT / "README.md"
+DIAGRAMS = ROOT / "docs" / "diagrams"
+ATTACHED = re.compile(r"\(attachment:([\w-]+\.png)\)")  # a diagram shown from the cell itself
 LINKS_START, LINKS_END = "<!-- colab-links:start -->", "<!-- colab-links:end -->"
 
 
@@ -73,21 +76,36 @@ def first_code_cell(nb):
 
 
 def sync(check: bool) -> int:
-    """Make every notebook's first code cell the Colab setup cell."""
+    """Make every notebook's first code cell the Colab setup cell, and embed its diagrams."""
     stale = []
     for path in notebook_paths():
         nb = read(path)
         cell = first_code_cell(nb)
-        if cell is None or cell.source == SETUP_CELL:
-            continue
-        stale.append(path)
-        if not check:
+        setup_stale = cell is not None and cell.source != SETUP_CELL
+        if setup_stale and not check:
             cell.source = SETUP_CELL
-            write(nb, path)
+        if _embed_diagrams(nb) or setup_stale:
+            stale.append(path)
+            if not check:
+                write(nb, path)
     for path in stale:
-        print(f"{'stale' if check else 'updated'} setup cell: {path.relative_to(ROOT)}")
+        print(f"{'stale' if check else 'updated'} setup cell or diagram: {path.relative_to(ROOT)}")
     readme_stale = _sync_readme(check)
     return 1 if (check and (stale or readme_stale)) else 0
+
+
+def _embed_diagrams(nb: nbformat.NotebookNode) -> bool:
+    """Attach docs/diagrams/<name>.png to each markdown cell that shows ``attachment:<name>``,
+    so a diagram renders offline, on Colab and before the repository is public; True if any
+    attachment was missing or stale (and is now replaced)."""
+    changed = False
+    for cell in nb.cells:
+        names = ATTACHED.findall(cell.source) if cell.cell_type == "markdown" else []
+        wanted = {n: {"image/png": base64.b64encode((DIAGRAMS / n).read_bytes()).decode()}
+                  for n in names}
+        if wanted and cell.get("attachments") != wanted:
+            cell["attachments"], changed = wanted, True
+    return changed
 
 
 def colab_table() -> str:

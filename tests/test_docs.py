@@ -2,9 +2,10 @@
 
 - docs/answers.md has, under a "## NN ..." heading per notebook, one numbered answer for each
   question in that notebook's "Questions to think about" section, numbered 1, 2, ... in order.
-- Every diagram a notebook or a doc shows (a link containing ``diagrams/<name>.png``) is a file
-  in docs/diagrams/ that git tracks, and every raw GitHub address uses the repository's address
-  from ``genaug.config.REPO_URL`` (so the image renders on Colab).
+- Every diagram a notebook or a doc shows (a link containing ``diagrams/<name>.png``, or a
+  notebook's ``attachment:<name>.png``) is a file in docs/diagrams/ that git tracks, and a
+  notebook carries it as a cell attachment with exactly that file's bytes (so it renders
+  offline, on Colab and before the repository is public).
 - docs/diagrams/make_diagrams.py runs and writes every PNG it claims, at the stated size, and
   the PNGs in docs/diagrams/ are exactly the ones it draws, each shown somewhere.
 """
@@ -22,19 +23,16 @@ from pathlib import Path
 
 import pytest
 
-from genaug.config import REPO_URL
-
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 ANSWERS = ROOT / "docs" / "answers.md"
 DIAGRAMS = ROOT / "docs" / "diagrams"
 SCRIPT = DIAGRAMS / "make_diagrams.py"
 DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
-RAW = REPO_URL.replace("https://github.com/", "https://raw.githubusercontent.com/") + "/main/"
 ITEM = re.compile(r"^(\d+)\.\s")  # a numbered list item at the start of a line
 HEADING = re.compile(r"^#{1,6}\s")
 QUESTIONS = re.compile(r"^#{1,6}\s+Questions to think about\s*$", re.I)
-DIAGRAM_LINK = re.compile(r"[\w./:-]*diagrams/([\w-]+\.png)")
+DIAGRAM_LINK = re.compile(r"(?:[\w./:-]*diagrams/|attachment:)([\w-]+\.png)")
 
 
 def markdown_of(path: Path) -> str:
@@ -118,11 +116,9 @@ def linked_diagrams() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for path in NOTEBOOKS + DOCS:
         for match in DIAGRAM_LINK.finditer(markdown_of(path)):
-            link = match[0]
-            if link.startswith("http"):
-                assert link.startswith(RAW + "docs/diagrams/"), (
-                    f"{path.relative_to(ROOT)} links {link}: a diagram's raw address must be "
-                    f"{RAW}docs/diagrams/<name>.png, built from genaug.config.REPO_URL")
+            assert not match[0].startswith("http"), (
+                f"{path.relative_to(ROOT)} loads {match[0]} from the network: link the file in "
+                "docs/diagrams/ (a notebook attaches it: `python scripts/nbtools.py sync`)")
             found.setdefault(match[1], []).append(str(path.relative_to(ROOT)))
     return found
 
@@ -150,7 +146,7 @@ def test_every_linked_diagram_exists_and_is_committed():
         if tracked is None:
             pytest.skip("not a git checkout: cannot check that the diagrams are committed")
         assert tracked, (f"docs/diagrams/{name} is shown by {', '.join(places)} but git does not "
-                         f"track it, so its raw GitHub address is broken: git add it")
+                         f"track it: git add it")
 
 
 def load_script():
@@ -188,3 +184,21 @@ def test_the_committed_diagrams_are_the_drawn_ones_and_all_shown():
         f"and lacks {sorted(claimed - present)}: run it, and delete the stale files")
     unshown = sorted(claimed - set(linked_diagrams()))
     assert not unshown, f"diagrams no notebook or doc shows: {unshown}"
+
+
+def test_notebooks_carry_the_diagrams_they_show():
+    """A notebook shows its diagrams from its own cells, byte for byte the docs/diagrams files."""
+    import base64
+
+    shown = 0
+    for path in NOTEBOOKS:
+        for cell in json.loads(path.read_text())["cells"]:
+            for name in re.findall(r"\(attachment:([\w-]+\.png)\)", "".join(cell["source"])):
+                carried = cell.get("attachments", {}).get(name, {}).get("image/png", "")
+                assert base64.b64decode(carried) == (DIAGRAMS / name).read_bytes(), (
+                    f"{path.name} shows {name} but carries another picture or none: run "
+                    "`python scripts/nbtools.py sync`")
+                shown += 1
+            assert "raw.githubusercontent" not in "".join(cell["source"]), (
+                f"{path.name} loads a picture from the network: attach it instead")
+    assert shown >= 6, f"only {shown} diagrams are shown from notebooks"
