@@ -115,6 +115,16 @@ def record(name: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def summary(name: str) -> str:
+    """One line from ``name``'s record: its recipe, how long it trained, on what, its hash."""
+    facts = record(name)
+    minutes = facts["wall_seconds"] / 60
+    return (f"{name}: notebook {facts['notebook']}'s full recipe, {facts['recipe']['steps']:,} "
+            f"steps on {facts['trained_on']}; {minutes:.0f} min on {facts['hardware']}, torch "
+            f"{facts['torch']}, {facts['date']}; sha256 {facts['sha256'][:12]}... (retrain: "
+            f"python -m genaug pretrain {name})")
+
+
 def available() -> list[str]:
     """The names whose weights and record are both shipped."""
     return [n for n in RECIPES if (folder() / f"{n}.pt").is_file()

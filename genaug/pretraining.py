@@ -22,9 +22,9 @@ from genaug.augment import config_for
 from genaug.checkpoint import model_state, save_checkpoint
 from genaug.config import cache_root
 from genaug.data import FOLDER, ImageDataset, load_dataset
-from genaug.device import describe, get_device, make_generator
-from genaug.evaluation import evaluate, predict
-from genaug.metrics import class_accuracy, extract_features, frechet_distance, precision_recall
+from genaug.device import describe, get_device
+from genaug.evaluation import evaluate
+from genaug.metrics import sample_quality
 from genaug.pretrained import RECIPES, build, folder, load, recipe_of, sha256
 from genaug.toyfolder import make_shapes_folder
 from genaug.train import fit_classifier, fit_gan, fit_vae
@@ -62,33 +62,12 @@ def judge_for(name: str, device: torch.device) -> nn.Module | None:
     return load("judge", device)
 
 
-@torch.no_grad()
 def quality(name: str, model: nn.Module, test: ImageDataset,
             judge: nn.Module | None) -> dict[str, float]:
-    """Notebook 06's measures of the shipped copy: accuracy for the judge; for a generator,
-    the judge's class accuracy (conditional ones), Frechet distance, precision and recall,
-    and the largest share of one class among its samples (unconditional ones: collapse)."""
+    """The record's measures: the judge's test accuracy, or a generator's sample quality."""
     if name == "judge":
-        return {"test_accuracy": evaluate(model, test)["accuracy"]}
-    if judge is None:
-        return {}
-    n_classes = test.n_classes
-    labels = torch.arange(QUALITY_SAMPLES, device=test.device) % n_classes
-    conditional = model.config.n_classes > 0
-    images = model.sample(QUALITY_SAMPLES, labels=labels if conditional else None,
-                          generator=make_generator(7)).float()
-    real = extract_features(judge, test.images[:QUALITY_SAMPLES])
-    fake = extract_features(judge, images)
-    precision, recall = precision_recall(real, fake)
-    scores = {"frechet": frechet_distance(real, fake), "precision": precision, "recall": recall}
-    if conditional:
-        scores["class_accuracy"] = class_accuracy(judge, images, labels)
-    else:
-        predicted = predict(judge, images).argmax(-1)
-        shares = torch.bincount(predicted, minlength=n_classes).float() / QUALITY_SAMPLES
-        scores["largest_class_share"] = float(shares.max())
-        scores["classes_covered"] = int((shares > 0.02).sum())
-    return {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
+        return {"test accuracy": round(evaluate(model, test)["accuracy"], 4)}
+    return sample_quality(model, test, judge, QUALITY_SAMPLES) if judge is not None else {}
 
 
 def ship(name: str, model: nn.Module, train: ImageDataset, seconds: float,

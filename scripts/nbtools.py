@@ -46,6 +46,8 @@ README = ROOT / "README.md"
 DIAGRAMS = ROOT / "docs" / "diagrams"
 ATTACHED = re.compile(r"\(attachment:([\w-]+\.png)\)")  # a diagram shown from the cell itself
 LINKS_START, LINKS_END = "<!-- colab-links:start -->", "<!-- colab-links:end -->"
+PRETRAINED_START, PRETRAINED_END = "<!-- pretrained:start -->", "<!-- pretrained:end -->"
+PERCENT = ("test accuracy", "class accuracy", "precision", "recall", "largest class share")
 
 
 def notebook_paths(folders=FOLDERS) -> list[Path]:
@@ -122,17 +124,35 @@ def colab_table() -> str:
     return "\n".join(lines)
 
 
+def pretrained_table() -> str:
+    """A Markdown table of the shipped full-recipe models, read from their records."""
+    from genaug import pretrained
+
+    lines = ["| model | notebook | steps | trained in | on | measured quality |",
+             "|---|---|---|---|---|---|"]
+    for name in pretrained.available():
+        facts = pretrained.record(name)
+        quality = ", ".join(f"{k} {v:.1%}" if k in PERCENT else f"{k} {v:.3g}"
+                            for k, v in facts.get("quality", {}).items())
+        lines.append(f"| `{name}` | {facts['notebook']} | {facts['recipe']['steps']:,} | "
+                     f"{facts['wall_seconds'] / 60:.0f} min | {facts['hardware']} | {quality} |")
+    return "\n".join(lines)
+
+
 def _sync_readme(check: bool) -> bool:
-    """Rewrite README's Colab table between its markers; True if it was stale."""
-    if not README.is_file() or LINKS_START not in README.read_text():
+    """Rewrite README's generated sections between their markers; True if one was stale."""
+    if not README.is_file():
         return False
     text = README.read_text()
-    head, rest = text.split(LINKS_START, 1)
-    _, tail = rest.split(LINKS_END, 1)
-    new = f"{head}{LINKS_START}\n{colab_table()}\n{LINKS_END}{tail}"
+    new = text
+    for (start, end), make in SECTIONS.items():
+        if start in new:
+            head, rest = new.split(start, 1)
+            _, tail = rest.split(end, 1)
+            new = f"{head}{start}\n{make()}\n{end}{tail}"
     if new == text:
         return False
-    print(f"{'stale' if check else 'updated'}: README.md Colab links")
+    print(f"{'stale' if check else 'updated'}: README.md's generated sections")
     if not check:
         README.write_text(new)
     return True
@@ -228,6 +248,10 @@ def _device_name() -> str:
     from genaug.device import describe, get_device
 
     return describe(get_device())
+
+
+SECTIONS = {(LINKS_START, LINKS_END): colab_table,
+            (PRETRAINED_START, PRETRAINED_END): pretrained_table}
 
 
 def main() -> int:
