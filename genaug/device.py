@@ -69,6 +69,22 @@ def make_generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def draw(sampler: Callable[..., torch.Tensor], *args, generator: torch.Generator | None,
+         device: torch.device | str, **kwargs) -> torch.Tensor:
+    """``sampler(*args, **kwargs)`` drawn where ``generator`` lives, then moved to ``device``.
+
+    torch refuses a generator that lives elsewhere than the draw ("Expected a 'cpu' device type
+    for generator but found 'cuda'"), so every seeded draw in genaug goes through here and
+    works whatever generator a caller passes: a CPU one (``make_generator``) draws on the CPU,
+    the same numbers on every machine, and a CUDA one on its GPU. Without a generator it draws
+    from torch's global CPU stream, as ``torch.randn`` does by default, so ``torch.manual_seed``
+    alone repeats it on any device. ``sampler`` is a torch factory that takes ``device=``:
+    ``torch.randn``, ``torch.rand``, ``torch.randint`` or ``torch.randperm``.
+    """
+    source = generator.device if generator is not None else torch.device("cpu")
+    return sampler(*args, generator=generator, device=source, **kwargs).to(device)
+
+
 def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     """Mixed precision where it is safe and free: bfloat16 on CUDA GPUs that support it.
 

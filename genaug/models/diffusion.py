@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from genaug.device import draw
 from genaug.models._checks import check_images, check_labels, check_size
 
 
@@ -198,7 +199,7 @@ class Diffusion(nn.Module):
         labels = self._labels(labels, n)
         device = next(self.parameters()).device
         shape = (n, cfg.channels, cfg.image_size, cfg.image_size)
-        x = torch.randn(shape, generator=generator).to(device)  # t = 1: pure noise
+        x = draw(torch.randn, shape, generator=generator, device=device)  # t = 1: pure noise
         for i in range(steps):  # t from 1 down to 0 in equal steps
             t_now, t_next = 1 - i / steps, 1 - (i + 1) / steps
             v = self.velocity(x, torch.full((n,), t_now, device=device), labels, guidance)
