@@ -7,7 +7,7 @@ import ctypes
 import os
 import random
 import signal
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -83,6 +83,27 @@ def draw(sampler: Callable[..., torch.Tensor], *args, generator: torch.Generator
     """
     source = generator.device if generator is not None else torch.device("cpu")
     return sampler(*args, generator=generator, device=source, **kwargs).to(device)
+
+
+@contextlib.contextmanager
+def deterministic() -> Iterator[None]:
+    """cuDNN limited to deterministic kernels, without autotuning, inside the block; restored after.
+
+    The same seed must give the same samples (notebook 05 asserts it), yet on a GPU the same
+    noise gave different images: a transposed convolution runs as a convolution's backward
+    pass, whose fast cuDNN kernels may add in a varying order, and autotuning may pick another
+    kernel. The samplers run under this; training keeps the fast kernels. It leaves
+    ``torch.use_deterministic_algorithms`` off: that makes cuBLAS demand CUBLAS_WORKSPACE_CONFIG
+    before CUDA starts and raises on ops without a deterministic kernel, while cuBLAS on one
+    stream already repeats its bits. A CPU's kernels are deterministic: there it changes nothing.
+    """
+    cudnn = torch.backends.cudnn
+    saved = cudnn.deterministic, cudnn.benchmark
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        cudnn.deterministic, cudnn.benchmark = saved
 
 
 def autocast(device: torch.device) -> contextlib.AbstractContextManager:

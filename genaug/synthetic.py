@@ -12,10 +12,11 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 
-from genaug.device import draw, make_generator
+from genaug.device import deterministic, draw, make_generator
 
 
 @torch.no_grad()
+@deterministic()  # any model's sample(), not only genaug's, repeats on a GPU
 def labelled_batch(
     model: nn.Module,
     n: int | None = None,
@@ -49,6 +50,7 @@ def labelled_batch(
 
 
 @torch.no_grad()
+@deterministic()
 def latent_variations(
     vae: nn.Module, images: torch.Tensor, labels: torch.Tensor, n: int, *,
     temperature: float = 1.0, interpolation: float = 0.5, seed: int = 0,

@@ -6,6 +6,9 @@ CI has no GPU, so two checks stand in for one: a scan of genaug's source for any
 passes ``generator=`` without going through ``genaug.device.draw``, and a generator that
 reports another device, run through every sampler under a torch that refuses, as CUDA does,
 a draw made elsewhere than its generator.
+
+The same seed must also give the same samples on a GPU, where cuDNN's fastest kernels need not
+repeat their bits: the samplers run under ``genaug.device.deterministic``, checked here.
 """
 
 import ast
@@ -15,10 +18,11 @@ import pytest
 import torch
 
 from genaug.augment import AugmentConfig, augment
-from genaug.device import make_generator
+from genaug.device import deterministic, make_generator
 from genaug.models.diffusion import Diffusion, DiffusionConfig
 from genaug.models.gan import GAN, GANConfig
 from genaug.models.vae import VAE, VAEConfig
+from genaug.synthetic import labelled_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 RANDOM = {"randn", "rand", "randint", "randperm", "normal", "bernoulli", "multinomial", "poisson",
@@ -111,15 +115,21 @@ def test_the_stand_in_catches_the_old_form(strict_torch):
         torch.randn(4, 3, generator=elsewhere(0)).to("cpu")
 
 
-def samplers() -> dict:
-    """Every model's sampler, tiny, conditional; each takes (n, labels, generator)."""
+def tiny_models() -> dict:
+    """Every generative model, tiny and conditional (3 classes)."""
     torch.manual_seed(0)
-    vae = VAE(VAEConfig(image_size=8, n_classes=3, width=8, hidden=32, latent_dim=4))
-    gan = GAN(GANConfig(arch="dcgan", image_size=8, latent_dim=8, width=8, n_classes=3))
-    diffusion = Diffusion(DiffusionConfig(image_size=8, n_classes=3, width=8, sample_steps=2))
-    return {"vae": vae.sample, "diffusion": diffusion.sample, "gan": gan.sample,
-            "truncated gan": lambda n, labels, generator: gan.sample(
-                n, labels=labels, generator=generator, truncation=0.5)}
+    return {"vae": VAE(VAEConfig(image_size=8, n_classes=3, width=8, hidden=32, latent_dim=4)),
+            "gan": GAN(GANConfig(arch="dcgan", image_size=8, latent_dim=8, width=8, n_classes=3)),
+            "diffusion": Diffusion(DiffusionConfig(image_size=8, n_classes=3, width=8,
+                                                   sample_steps=2))}
+
+
+def samplers() -> dict:
+    """Every model's sampler; each takes (n, labels, generator)."""
+    models = tiny_models()
+    return {name: model.sample for name, model in models.items()} | {
+        "truncated gan": lambda n, labels, generator: models["gan"].sample(
+            n, labels=labels, generator=generator, truncation=0.5)}
 
 
 @pytest.mark.parametrize("name", ["vae", "gan", "truncated gan", "diffusion"])
@@ -149,3 +159,38 @@ def test_cpu_numbers_are_those_of_the_old_draws():
         z[outside] = torch.randn(int(outside.sum()), generator=gen)
     assert torch.equal(gan.noise(64, make_generator(4), truncation=0.7), z)
 
+
+
+def test_deterministic_sets_and_restores_the_cudnn_flags():
+    cudnn = torch.backends.cudnn
+    saved = cudnn.deterministic, cudnn.benchmark
+    try:
+        cudnn.deterministic, cudnn.benchmark = False, True  # as a run tuned for speed might
+        with deterministic():
+            assert (cudnn.deterministic, cudnn.benchmark) == (True, False)
+        assert (cudnn.deterministic, cudnn.benchmark) == (False, True)
+        with pytest.raises(KeyError), deterministic():
+            raise KeyError("a failing sampler")
+        assert (cudnn.deterministic, cudnn.benchmark) == (False, True)
+    finally:
+        cudnn.deterministic, cudnn.benchmark = saved
+
+
+@pytest.mark.parametrize("name", ["vae", "gan", "diffusion"])
+def test_samplers_run_on_deterministic_kernels(name):
+    model, seen = tiny_models()[name], []
+    for module in model.modules():
+        module.register_forward_pre_hook(
+            lambda *_: seen.append(torch.backends.cudnn.deterministic))
+    model.sample(3, labels=torch.tensor([0, 1, 2]), generator=make_generator(0))
+    assert seen and all(seen), "a sampler ran a layer outside genaug.device.deterministic"
+    assert not torch.backends.cudnn.deterministic  # and training gets the fast kernels back
+
+
+@pytest.mark.parametrize("name", ["vae", "gan", "diffusion"])
+def test_labelled_batch_repeats_exactly(name):
+    model = tiny_models()[name]
+    images, labels = labelled_batch(model, counts=[2, 1, 3], seed=0)
+    again, labels_again = labelled_batch(model, counts=[2, 1, 3], seed=0)
+    assert torch.equal(images, again) and torch.equal(labels, labels_again)
+    assert torch.bincount(labels, minlength=3).tolist() == [2, 1, 3]

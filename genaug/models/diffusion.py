@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from genaug.device import draw
+from genaug.device import deterministic, draw
 from genaug.models._checks import check_images, check_labels, check_size
 
 
@@ -186,6 +186,7 @@ class Diffusion(nn.Module):
         return v_null + guidance * (v_y - v_null)
 
     @torch.no_grad()
+    @deterministic()  # the same generator gives the same images, on a GPU too
     def sample(self, n: int, labels=None, generator: torch.Generator | None = None,
                guidance: float | None = None, steps: int | None = None) -> torch.Tensor:
         """n images (N, C, H, W) in [0, 1]: Euler steps from noise at t = 1 to t = 0.

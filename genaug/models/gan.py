@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
-from genaug.device import draw
+from genaug.device import deterministic, draw
 from genaug.models._checks import check_images, check_labels, check_size
 from genaug.models.modes import evaluating
 
@@ -207,6 +207,7 @@ class GAN(nn.Module):
             ema_buffer.copy_(buffer)
 
     @torch.no_grad()
+    @deterministic()  # the same generator gives the same images, on a GPU too
     def sample(self, n: int | None = None, labels=None, generator: torch.Generator | None = None,
                truncation: float | None = None, z: torch.Tensor | None = None) -> torch.Tensor:
         """n images in [0, 1] from the EMA generator if there is one, else from G.
