@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from genaug.device import draw
+
 FLIPPABLE = ("fashion_mnist", "cifar10", "folder")  # a mirror image is the same class
 COLOUR_JITTER = 0.4  # config_for's jitter strength for colour images (chosen in its docstring)
 
@@ -55,7 +57,7 @@ def config_for(dataset_name: str, channels: int = 1) -> AugmentConfig:
 
 def _uniform(n: int, generator: torch.Generator, device: torch.device, low=0.0, high=1.0):
     """n uniform draws from ``generator`` (on its own device), moved to ``device``."""
-    u = torch.rand(n, generator=generator, device=generator.device).to(device)
+    u = draw(torch.rand, n, generator=generator, device=device)
     return low + (high - low) * u
 
 

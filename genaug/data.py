@@ -20,7 +20,7 @@ import torch
 from genaug.augment import AugmentConfig
 from genaug.augment import augment as augment_batch
 from genaug.cifar import CIFAR_CLASSES, find_cifar10, read_cifar10
-from genaug.device import make_generator
+from genaug.device import draw, make_generator
 from genaug.folder import DEFAULT_SIZE, FolderError, load_folder  # noqa: F401  (FolderError too)
 from genaug.idx import (  # noqa: F401  (lookup names notebooks and tests import from here)
     DATA_ENV,
@@ -177,7 +177,8 @@ def _digits_arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
     for c in range(10):
         members = torch.from_numpy(np.flatnonzero(labels == c))
         n_test = round(len(members) * DIGITS_TEST_FRACTION)
-        test[members[torch.randperm(len(members), generator=generator)[:n_test]]] = True
+        order = draw(torch.randperm, len(members), generator=generator, device=members.device)
+        test[members[order[:n_test]]] = True
     keep = test.numpy() if split == "test" else ~test.numpy()
     return images[keep], labels[keep]
 
@@ -204,7 +205,8 @@ def stratified_indices(
                 f"Asked for {per_class} images of class {c}, but only {len(members)} are "
                 "available; lower per_class (or the size of the excluded set)."
             )
-        chosen.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
+        order = draw(torch.randperm, len(members), generator=generator, device=members.device)
+        chosen.append(members[order[:per_class]])
     return torch.cat(chosen).sort().values
 
 
@@ -228,7 +230,8 @@ def imbalanced_subset(
     for c in minority:
         members = torch.nonzero(labels == c).flatten()
         n_keep = max(1, round(len(members) * fraction))
-        dropped = members[torch.randperm(len(members), generator=generator)[n_keep:]]
+        order = draw(torch.randperm, len(members), generator=generator, device=members.device)
+        dropped = members[order[n_keep:]]
         keep[dropped] = False
     return dataset.subset(torch.nonzero(keep).flatten())
 
@@ -276,8 +279,8 @@ class DeviceLoader:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
         """One epoch: every example exactly once (minus a short last batch with drop_last)."""
         n, device = self.tensors[0].shape[0], self.tensors[0].device
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
-        order = order.to(device)
+        order = (draw(torch.randperm, n, generator=self.generator, device=device) if self.shuffle
+                 else torch.arange(n, device=device))
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             idx = order[start: start + self.batch_size]
             yield tuple(t[idx] for t in self.tensors)

@@ -7,7 +7,7 @@ import ctypes
 import os
 import random
 import signal
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -67,6 +67,43 @@ def make_generator(seed: int) -> torch.Generator:
     numbers on a laptop and on a GPU, and two purposes never disturb each other's stream.
     """
     return torch.Generator().manual_seed(seed)
+
+
+def draw(sampler: Callable[..., torch.Tensor], *args, generator: torch.Generator | None,
+         device: torch.device | str, **kwargs) -> torch.Tensor:
+    """``sampler(*args, **kwargs)`` drawn where ``generator`` lives, then moved to ``device``.
+
+    torch refuses a generator that lives elsewhere than the draw ("Expected a 'cpu' device type
+    for generator but found 'cuda'"), so every seeded draw in genaug goes through here and
+    works whatever generator a caller passes: a CPU one (``make_generator``) draws on the CPU,
+    the same numbers on every machine, and a CUDA one on its GPU. Without a generator it draws
+    from torch's global CPU stream, as ``torch.randn`` does by default, so ``torch.manual_seed``
+    alone repeats it on any device. ``sampler`` is a torch factory that takes ``device=``:
+    ``torch.randn``, ``torch.rand``, ``torch.randint`` or ``torch.randperm``.
+    """
+    source = generator.device if generator is not None else torch.device("cpu")
+    return sampler(*args, generator=generator, device=source, **kwargs).to(device)
+
+
+@contextlib.contextmanager
+def deterministic() -> Iterator[None]:
+    """cuDNN limited to deterministic kernels, without autotuning, inside the block; restored after.
+
+    The same seed must give the same samples (notebook 05 asserts it), yet on a GPU the same
+    noise gave different images: a transposed convolution runs as a convolution's backward
+    pass, whose fast cuDNN kernels may add in a varying order, and autotuning may pick another
+    kernel. The samplers run under this; training keeps the fast kernels. It leaves
+    ``torch.use_deterministic_algorithms`` off: that makes cuBLAS demand CUBLAS_WORKSPACE_CONFIG
+    before CUDA starts and raises on ops without a deterministic kernel, while cuBLAS on one
+    stream already repeats its bits. A CPU's kernels are deterministic: there it changes nothing.
+    """
+    cudnn = torch.backends.cudnn
+    saved = cudnn.deterministic, cudnn.benchmark
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        cudnn.deterministic, cudnn.benchmark = saved
 
 
 def autocast(device: torch.device) -> contextlib.AbstractContextManager:

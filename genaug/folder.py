@@ -28,7 +28,7 @@ import torch
 from PIL import Image
 
 from genaug.config import CACHE_ENV, cache_root
-from genaug.device import make_generator
+from genaug.device import draw, make_generator
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 DEFAULT_SIZE = 32  # CIFAR-10's side: small enough for a CPU, large enough to tell a car
@@ -245,7 +245,8 @@ def _draw_split(decoded: Decoded) -> set[str]:
     for label in range(len(decoded.classes)):
         members = np.flatnonzero(decoded.labels == label)
         n_test = min(len(members) - 1, max(1, round(len(members) * TEST_SHARE)))
-        chosen = torch.randperm(len(members), generator=generator)[:n_test].numpy()
+        order = draw(torch.randperm, len(members), generator=generator, device="cpu")
+        chosen = order[:n_test].numpy()
         test.update(decoded.paths[i] for i in members[chosen])
     return test
 

@@ -12,8 +12,11 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 
+from genaug.device import deterministic, draw, make_generator
+
 
 @torch.no_grad()
+@deterministic()  # any model's sample(), not only genaug's, repeats on a GPU
 def labelled_batch(
     model: nn.Module,
     n: int | None = None,
@@ -37,8 +40,8 @@ def labelled_batch(
         labels = torch.repeat_interleave(torch.arange(n_classes), torch.as_tensor(counts))
     else:
         labels = torch.arange(n) % n_classes
-    generator = torch.Generator().manual_seed(seed)
-    labels = labels[torch.randperm(len(labels), generator=generator)]
+    generator = make_generator(seed)
+    labels = labels[draw(torch.randperm, len(labels), generator=generator, device="cpu")]
     device = next(model.parameters()).device
     images = [model.sample(len(part), labels=part.to(device), generator=generator)
               for part in labels.split(chunk)]
@@ -47,6 +50,7 @@ def labelled_batch(
 
 
 @torch.no_grad()
+@deterministic()
 def latent_variations(
     vae: nn.Module, images: torch.Tensor, labels: torch.Tensor, n: int, *,
     temperature: float = 1.0, interpolation: float = 0.5, seed: int = 0,
@@ -61,15 +65,15 @@ def latent_variations(
     """
     if vae.config.n_classes:
         raise ValueError("latent_variations needs an unconditional VAE (n_classes=0).")
-    gen = torch.Generator().manual_seed(seed)
+    gen = make_generator(seed)
     device = next(vae.parameters()).device
     mu, logvar = vae.encode(images.to(device))
-    first = torch.randint(len(labels), (n,), generator=gen).to(device)
-    z = mu[first] + temperature * torch.exp(0.5 * logvar[first]) * torch.randn(
-        n, mu.shape[1], generator=gen).to(device)
-    mixed = torch.rand(n, generator=gen).to(device) < interpolation
+    first = draw(torch.randint, len(labels), (n,), generator=gen, device=device)
+    z = mu[first] + temperature * torch.exp(0.5 * logvar[first]) * draw(
+        torch.randn, n, mu.shape[1], generator=gen, device=device)
+    mixed = draw(torch.rand, n, generator=gen, device=device) < interpolation
     partner = _same_class_partner(labels.to(device), first, gen)
-    t = torch.rand(n, 1, generator=gen).to(device)
+    t = draw(torch.rand, n, 1, generator=gen, device=device)
     z = torch.where(mixed.unsqueeze(1), (1 - t) * mu[first] + t * mu[partner], z)
     return torch.sigmoid(vae.decode(z)).float(), labels.to(device)[first]
 
@@ -81,5 +85,6 @@ def _same_class_partner(labels: torch.Tensor, first: torch.Tensor, gen: torch.Ge
     counts = torch.bincount(labels)
     starts = torch.cumsum(counts, 0) - counts
     cls = labels[first]
-    offset = (torch.rand(len(first), generator=gen).to(labels.device) * counts[cls]).long()
+    offset = (draw(torch.rand, len(first), generator=gen, device=labels.device)
+              * counts[cls]).long()
     return order[starts[cls] + offset.clamp(max=counts[cls] - 1)]

@@ -222,6 +222,7 @@ def execute(paths: list[Path], full: bool, timeout: int, times_file: Path = TIME
     failures = 0
     for path in paths or notebook_paths(("notebooks", "solutions")):
         path = path.resolve()
+        name = os.path.relpath(path, ROOT)  # "../x" for a copy outside the tree (a dry run's)
         nb = read(path)
         start = time.perf_counter()
         try:
@@ -229,16 +230,16 @@ def execute(paths: list[Path], full: bool, timeout: int, times_file: Path = TIME
                            resources={"metadata": {"path": str(path.parent)}}).execute()
         except Exception as error:  # keep going: report every broken notebook in one run
             failures += 1  # and keep its last good outputs and time: an error is not a result
-            print(f"FAILED {path.relative_to(ROOT)}: {type(error).__name__}: {str(error)[-800:]}")
+            print(f"FAILED {name}: {type(error).__name__}: {str(error)[-800:]}")
             continue
         seconds = time.perf_counter() - start
         device = _device_name()
         nb.metadata["genaug"] = {"executed_in_mode": mode, "device": device,
                                  "date": time.strftime("%Y-%m-%d")}
         write(nb, path)
-        times.setdefault(mode, {})[str(path.relative_to(ROOT))] = {
+        times.setdefault(mode, {})[name] = {
             "seconds": round(seconds, 1), "device": device}
-        print(f"{path.relative_to(ROOT)}: {seconds:.0f} s ({mode} mode, {device})", flush=True)
+        print(f"{name}: {seconds:.0f} s ({mode} mode, {device})", flush=True)
     times_file.parent.mkdir(exist_ok=True)
     times_file.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
     return 1 if failures else 0

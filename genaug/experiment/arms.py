@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 
 from genaug.data import ImageDataset
-from genaug.device import make_generator
+from genaug.device import draw, make_generator
 from genaug.evaluation import predict
 from genaug.experiment.generators import train_generator
 from genaug.experiment.settings import ExperimentConfig
@@ -70,7 +70,8 @@ def arm_data(train: ImageDataset, val_idx: torch.Tensor, budget_idx: torch.Tenso
     outside = outside_val.nonzero().squeeze(1)
     pool, n = outside, config.n_unlabelled
     if n is not None and n < len(pool):
-        pool = pool[torch.randperm(len(pool), generator=make_generator(seed))[:n]].sort().values
+        order = draw(torch.randperm, len(pool), generator=make_generator(seed), device=pool.device)
+        pool = pool[order[:n]].sort().values
     return ArmData(train.subset(budget_idx), train.images[pool.to(train.device)], train, outside)
 
 

@@ -89,6 +89,11 @@ class BudgetJob:
         """The CSV file its rows go to."""
         return SWEEP_CSV if self.sweep else RUNS_CSV
 
+    @property
+    def label(self) -> str:
+        """The job in a progress line: ``'budget 10, seed 0'``."""
+        return f"budget {self.budget}, seed {self.seed}{' (sweep)' if self.sweep else ''}"
+
     def candidates(self) -> list[Candidate]:
         """The stack's rows: every method, or in a sweep every arm at every setting tried."""
         if not self.sweep:
@@ -153,6 +158,11 @@ class ImbalanceJob:
     folder: Path
     key_fields = ("seed",)
     table = IMBALANCE_CSV
+
+    @property
+    def label(self) -> str:
+        """The job in a progress line: ``'imbalance study, seed 0'``."""
+        return f"imbalance study, seed {self.seed}"
 
     def recipe(self, method: str, data: ImageDataset) -> Recipe:
         counts = data.class_counts().cpu()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from genaug.data import ImageDataset, stratified_indices
+from genaug.device import draw, make_generator
 from genaug.experiment.settings import ExperimentConfig
 from genaug.metrics import (
     class_accuracy,
@@ -49,8 +50,8 @@ def make_judge(config: ExperimentConfig, test: ImageDataset) -> Judge:
 def pool_quality(images: torch.Tensor, labels: torch.Tensor, judge: Judge) -> dict[str, float]:
     """Class accuracy, Frechet distance, precision and recall of (a sample of) one pool."""
     n = min(len(labels), QUALITY_PER_CLASS * judge.classifier.config.n_classes)
-    pick = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))[:n]
-    images, labels = images[pick.to(images.device)], labels[pick.to(labels.device)]
+    pick = draw(torch.randperm, len(labels), generator=make_generator(0), device=labels.device)[:n]
+    images, labels = images[pick.to(images.device)], labels[pick]
     fake = extract_features(judge.classifier, images)
     precision, recall = precision_recall(judge.real_features, fake)
     return {"pool_class_accuracy": class_accuracy(judge.classifier, images, labels),

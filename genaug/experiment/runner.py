@@ -15,15 +15,17 @@ import multiprocessing
 import os
 import subprocess
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
 from genaug import __version__
 from genaug.config import PROGRESS_ENV
 from genaug.device import describe, end_with_parent, get_device, keep_freed_cpu_memory
+from genaug.experiment.joblog import JobLog, say
 from genaug.experiment.jobs import IMBALANCE_CSV, RUNS_CSV, SWEEP_CSV, BudgetJob, ImbalanceJob
 from genaug.experiment.results_io import read_rows, write_csv
 from genaug.experiment.settings import SOURCES, ExperimentConfig
@@ -124,6 +126,7 @@ def _run_phases(config: ExperimentConfig, folder: Path, pool: ProcessPoolExecuto
     jobs = [BudgetJob(config, b, s, folder, ratios, thresholds=thresholds)
             for b in sorted(config.budgets, reverse=True) for s in seeds]
     if config.measure_pools and config.sources():  # train the judge once, before the workers
+        say("reference classifier: loaded, or trained once (it scores every pool)")
         reference_classifier(config.dataset, root=config.data_root, size=config.image_size)
     tables |= _run_jobs(study + jobs, folder, pool, "budgets x seeds")
     return (tables.get(SWEEP_CSV, []), tables.get(IMBALANCE_CSV, []), ratios, thresholds,
@@ -204,12 +207,14 @@ def choose_thresholds(sweep: list[dict]) -> dict[str, float]:
     return {s: t for s, (_, t) in _best_settings(sweep).items() if t is not None}
 
 
-def _run_quietly(job: BudgetJob | ImbalanceJob) -> list[dict]:
-    """Run one job with inner progress bars hidden (a worker process, or the main one)."""
+def _run_quietly(job: BudgetJob | ImbalanceJob) -> tuple[list[dict], float]:
+    """Run one job with inner progress bars hidden (a worker process, or the main one); return
+    its rows and its seconds."""
     previous = os.environ.get(PROGRESS_ENV)
     os.environ[PROGRESS_ENV] = "0"
+    start = time.perf_counter()
     try:
-        return job.run()
+        return job.run(), time.perf_counter() - start
     finally:
         if previous is None:
             os.environ.pop(PROGRESS_ENV)
@@ -234,19 +239,33 @@ def _worker_pool(workers: int) -> ProcessPoolExecutor | contextlib.nullcontext:
 def _run_jobs(jobs: list, folder: Path, pool: ProcessPoolExecutor | None, desc: str
               ) -> dict[str, list[dict]]:
     """Run the jobs whose rows are not yet in their CSV files (in the pool's processes, where
-    there is a pool), writing each job's rows as it finishes; return every table's rows."""
+    there is a pool), writing each job's rows and a line as it finishes; return every table's
+    rows, in the order of ``jobs`` whatever order they finished in."""
     fields = {job.table: job.key_fields for job in jobs}  # what identifies a job's rows
     tables = {table: read_rows(folder / table, keys) for table, keys in fields.items()}
     done = {(table, tuple(row[k] for k in fields[table]))
             for table, rows in tables.items() for row in rows}
     todo = [job for job in jobs if (job.table, _job_key(job)) not in done]
-    with progress_bar(len(jobs), desc, initial=len(jobs) - len(todo)) as bar:
-        finished = pool.map(_run_quietly, todo) if pool else map(_run_quietly, todo)
-        for job, new in zip(todo, finished, strict=True):
-            tables[job.table] += new
+    order = {(job.table, _job_key(job)): i for i, job in enumerate(jobs)}  # rows keep it
+    n_done = len(jobs) - len(todo)
+    with (progress_bar(len(jobs), desc, initial=n_done) as bar,
+          JobLog(desc, len(jobs), n_done) as log):
+        for job, (new, seconds) in _as_finished(todo, pool):
+            tables[job.table] = sorted(tables[job.table] + new, key=lambda row, t=job.table:
+                                       order.get((t, tuple(row[k] for k in fields[t])), 0))
             write_csv(folder / job.table, tables[job.table])
             bar.update()
+            log.finished(job.label, seconds)
     return tables
+
+
+def _as_finished(jobs: list, pool: ProcessPoolExecutor | None
+                 ) -> Iterator[tuple[BudgetJob | ImbalanceJob, tuple[list[dict], float]]]:
+    """Each job with its rows and seconds, as soon as it finishes (in order without a pool)."""
+    if pool is None:
+        return ((job, _run_quietly(job)) for job in jobs)
+    futures = {pool.submit(_run_quietly, job): job for job in jobs}
+    return ((futures[future], future.result()) for future in as_completed(futures))
 
 
 def _record_config(folder: Path, config: ExperimentConfig) -> None:

@@ -14,7 +14,7 @@ import torch
 
 from genaug.augment import AugmentConfig, augment, config_for
 from genaug.data import ImageDataset
-from genaug.device import make_generator
+from genaug.device import draw, make_generator
 from genaug.experiment.settings import ExperimentConfig
 from genaug.models.classifier import ClassifierConfig, SmallCNN
 from genaug.train import evaluate, fit_classifier
@@ -46,7 +46,7 @@ def _mix(recipe: Recipe, idx: torch.Tensor, batch_size: int, gen: torch.Generato
     n_syn = round(recipe.ratio * batch_size) if recipe.synthetic is not None else 0
     if n_syn:
         pool_x, pool_y = recipe.synthetic
-        j = torch.randint(len(pool_y), (n_syn,), generator=gen).to(x.device)
+        j = draw(torch.randint, len(pool_y), (n_syn,), generator=gen, device=x.device)
         x = torch.cat([x[: batch_size - n_syn], pool_x[j]])
         y = torch.cat([y[: batch_size - n_syn], pool_y[j]])
     return x, y
@@ -67,7 +67,7 @@ def stacked_batches(recipes: Sequence[Recipe], batch_size: int, seed: int,
     cdfs = [_sampling_cdf(r) for r in recipes]
     augmented = [i for i, r in enumerate(recipes) if r.augment]
     while True:
-        u = torch.rand(batch_size, generator=shared)
+        u = draw(torch.rand, batch_size, generator=shared, device="cpu")  # cdfs live there
         pairs = [_mix(r, torch.searchsorted(cdf, u).clamp(max=len(cdf) - 1).to(device),
                       batch_size, gen) for r, cdf, gen in zip(recipes, cdfs, own, strict=True)]
         x = torch.stack([p[0] for p in pairs])  # (M, B, C, H, W)

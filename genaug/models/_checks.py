@@ -31,16 +31,16 @@ def check_labels(
             f"This {model} is conditional (n_classes={n_classes}): pass labels, e.g. "
             f"labels=torch.arange({n}) % {n_classes}."
         )
-    labels = torch.as_tensor(labels, device=device)
+    labels = torch.as_tensor(labels)  # checked where it lives: CPU labels make no GPU wait
     if labels.ndim == 0:  # one class for the whole batch
         labels = labels.expand(n)
     if labels.shape != (n,) or labels.dtype.is_floating_point:
         raise ValueError(f"labels must be {n} integers, got shape {tuple(labels.shape)} "
                          f"and dtype {labels.dtype}.")
-    low, high = int(labels.min()), int(labels.max())
+    low, high = torch.stack(torch.aminmax(labels)).tolist()  # one wait for a GPU, not two
     if low < 0 or high >= n_classes:
         raise ValueError(f"labels must lie in 0..{n_classes - 1}, got values from {low} to {high}.")
-    return labels.long()
+    return labels.to(device).long()
 
 
 def check_size(size: int, model: str) -> None:

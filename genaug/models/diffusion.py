@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from genaug.device import deterministic, draw
 from genaug.models._checks import check_images, check_labels, check_size
 
 
@@ -185,6 +186,7 @@ class Diffusion(nn.Module):
         return v_null + guidance * (v_y - v_null)
 
     @torch.no_grad()
+    @deterministic()  # the same generator gives the same images, on a GPU too
     def sample(self, n: int, labels=None, generator: torch.Generator | None = None,
                guidance: float | None = None, steps: int | None = None) -> torch.Tensor:
         """n images (N, C, H, W) in [0, 1]: Euler steps from noise at t = 1 to t = 0.
@@ -198,7 +200,7 @@ class Diffusion(nn.Module):
         labels = self._labels(labels, n)
         device = next(self.parameters()).device
         shape = (n, cfg.channels, cfg.image_size, cfg.image_size)
-        x = torch.randn(shape, generator=generator).to(device)  # t = 1: pure noise
+        x = draw(torch.randn, shape, generator=generator, device=device)  # t = 1: pure noise
         for i in range(steps):  # t from 1 down to 0 in equal steps
             t_now, t_next = 1 - i / steps, 1 - (i + 1) / steps
             v = self.velocity(x, torch.full((n,), t_now, device=device), labels, guidance)

@@ -19,6 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
+from genaug.device import deterministic, draw
 from genaug.models._checks import check_images, check_labels, check_size
 from genaug.models.modes import evaluating
 
@@ -181,13 +182,13 @@ class GAN(nn.Module):
         Truncation redraws the rare large values: samples get more typical (fidelity) and
         less varied (diversity).
         """
-        z = torch.randn(n, self.config.latent_dim, generator=generator)
-        if truncation is not None:
-            if truncation <= 0:
-                raise ValueError(f"truncation must be positive, got {truncation}.")
-            while (outside := z.abs() > truncation).any():
-                z[outside] = torch.randn(int(outside.sum()), generator=generator)
-        return z.to(next(self.parameters()).device)
+        if truncation is not None and truncation <= 0:
+            raise ValueError(f"truncation must be positive, got {truncation}.")
+        device = next(self.parameters()).device
+        z = draw(torch.randn, n, self.config.latent_dim, generator=generator, device=device)
+        while truncation is not None and (outside := z.abs() > truncation).any():
+            z[outside] = draw(torch.randn, int(outside.sum()), generator=generator, device=device)
+        return z
 
     def labels(self, labels, n: int) -> torch.Tensor | None:
         """Checked labels for a batch of n (None for an unconditional GAN)."""
@@ -206,6 +207,7 @@ class GAN(nn.Module):
             ema_buffer.copy_(buffer)
 
     @torch.no_grad()
+    @deterministic()  # the same generator gives the same images, on a GPU too
     def sample(self, n: int | None = None, labels=None, generator: torch.Generator | None = None,
                truncation: float | None = None, z: torch.Tensor | None = None) -> torch.Tensor:
         """n images in [0, 1] from the EMA generator if there is one, else from G.

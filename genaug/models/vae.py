@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from genaug.device import deterministic, draw
 from genaug.models._checks import check_images, check_labels, check_size
 
 
@@ -107,10 +108,11 @@ class VAE(nn.Module):
         return {"loss": recon + self.config.beta * kl, "recon": recon, "kl": kl}
 
     @torch.no_grad()
+    @deterministic()  # the same generator gives the same images, on a GPU too
     def sample(self, n: int, labels=None, generator: torch.Generator | None = None) -> torch.Tensor:
         """n new images in [0, 1], decoded from z ~ N(0, I); ``labels`` picks their classes."""
         device = next(self.parameters()).device
-        z = torch.randn(n, self.config.latent_dim, generator=generator).to(device)
+        z = draw(torch.randn, n, self.config.latent_dim, generator=generator, device=device)
         return torch.sigmoid(self.decode(z, labels))
 
     @torch.no_grad()
