@@ -27,7 +27,11 @@ OPTIONS_WITH_FLAGS = {"budgets": "--budgets", "methods": "--methods", "seeds": "
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: the bad value and where the options are listed."""
+    """argparse with one-line errors and whole option names only: ``benchmark --data X`` is
+    refused, not read as ``--dataset X`` (argparse's abbreviations, off for every subcommand)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **{"allow_abbrev": False, **kwargs})
 
     def error(self, message: str):
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
@@ -60,7 +64,7 @@ def finite_float(text: str) -> float:
 
 
 def _experiment(args: argparse.Namespace) -> int:
-    from genaug.experiment import preset, run_experiment, with_filtered
+    from genaug.experiment import GENERATORS, preset, run_experiment, with_filtered
     from genaug.report import experiment_report
 
     dataset, where, label = _data_source(args)
@@ -72,6 +76,11 @@ def _experiment(args: argparse.Namespace) -> int:
     }.items() if v is not None}
     config = preset(dataset, **overrides, **_settings(args.set or [], overrides))
     if args.filter:  # a filtered twin beside each generator arm, its threshold chosen on val
+        if not set(config.methods) & set(GENERATORS):
+            raise ValueError(f"--filter adds a filtered twin of each generator arm "
+                             f"({', '.join(GENERATORS)}), but the methods "
+                             f"({', '.join(config.methods)}) have none; add one to --methods or "
+                             "drop --filter.")
         config = dataclasses.replace(config, methods=with_filtered(config.methods))
     out = Path(args.out or f"results/{mode()}-{label}")
     print(f"Running the experiment on {where.get('data_root', dataset)} in {mode()} mode; "
