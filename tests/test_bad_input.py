@@ -69,6 +69,10 @@ CLI_CASES = [
     ("filter without a generator", ["--methods", "none", "classical", "--filter"], {},
      "--filter adds a filtered twin of each generator arm (cvae, cgan, cdiff), but the methods"),
     ("abbreviated option", ["--no-imb"], {}, "unrecognized arguments: --no-imb"),
+    ("minority not numbers", ["--set", "imbalance_minority=0,b"], {},
+     "--set imbalance_minority needs whole numbers separated by commas, got 'b'"),
+    ("minority outside the classes", ["--set", "imbalance_minority=0,12"], {},
+     "imbalance_minority must name classes 0..9, got [0, 12]; name them with --set"),
 ]
 
 
