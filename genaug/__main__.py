@@ -212,7 +212,7 @@ def _add_experiment(sub) -> None:
     source.add_argument("--data", metavar="PATH", help="your own images: a folder with a "
                         "subfolder of images per class (PATH/<class>/*.png)")
     exp.add_argument("--image-size", type=whole_number(8), help="side the folder's images are "
-                     "resized to (default 32; a multiple of 4)")
+                     "resized to (default 32; a multiple of 4, at most 512)")
     exp.add_argument("--budgets", type=whole_number(1), nargs="+",
                      help="labelled images per class")
     exp.add_argument("--methods", nargs="+", help="labelled only: none classical cvae cgan "
@@ -255,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("doctor", help="check this machine is ready").set_defaults(run=_doctor)
     data = sub.add_parser("data", help="describe the datasets, or your folder with --data")
     data.add_argument("--data", metavar="PATH", help="a folder with a subfolder per class")
-    data.add_argument("--image-size", type=whole_number(1), default=32)
+    data.add_argument("--image-size", type=whole_number(1), default=32,
+                      help="side the images are resized to (at most 512)")
     data.add_argument("--keep-split", action="store_true", help="after the folder changed, keep "
                       "its saved test split on purpose (test images still there stay test "
                       "images, moved ones follow to their new class)")
