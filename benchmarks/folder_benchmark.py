@@ -19,7 +19,7 @@ from pathlib import Path
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
     parser.add_argument("--per-class", type=int, default=1000)
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)

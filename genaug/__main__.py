@@ -20,14 +20,13 @@ from pathlib import Path
 
 from genaug.config import check_environment, mode, set_quick
 
-# settings with options of their own, which --set refuses
-OPTIONS_WITH_FLAGS = {"budgets": "--budgets", "methods": "--methods", "seeds": "--seeds",
-                      "ratio": "--ratio", "dataset": "--dataset", "mode": "--quick",
-                      "data_root": "--data", "image_size": "--image-size"}
-
 
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: the bad value and where the options are listed."""
+    """argparse with one-line errors and whole option names only: ``benchmark --data X`` is
+    refused, not read as ``--dataset X`` (argparse's abbreviations, off for every subcommand)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **{"allow_abbrev": False, **kwargs})
 
     def error(self, message: str):
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
@@ -60,7 +59,8 @@ def finite_float(text: str) -> float:
 
 
 def _experiment(args: argparse.Namespace) -> int:
-    from genaug.experiment import preset, run_experiment, with_filtered
+    from genaug.cli_settings import settings_from
+    from genaug.experiment import GENERATORS, preset, run_experiment, with_filtered
     from genaug.report import experiment_report
 
     dataset, where, label = _data_source(args)
@@ -70,8 +70,13 @@ def _experiment(args: argparse.Namespace) -> int:
         "seeds": args.seeds, "ratio": args.ratio,
         "imbalance": False if args.no_imbalance else None,
     }.items() if v is not None}
-    config = preset(dataset, **overrides, **_settings(args.set or [], overrides))
+    config = preset(dataset, **overrides, **settings_from(args.set or [], overrides))
     if args.filter:  # a filtered twin beside each generator arm, its threshold chosen on val
+        if not set(config.methods) & set(GENERATORS):
+            raise ValueError(f"--filter adds a filtered twin of each generator arm "
+                             f"({', '.join(GENERATORS)}), but the methods "
+                             f"({', '.join(config.methods)}) have none; add one to --methods or "
+                             "drop --filter.")
         config = dataclasses.replace(config, methods=with_filtered(config.methods))
     out = Path(args.out or f"results/{mode()}-{label}")
     print(f"Running the experiment on {where.get('data_root', dataset)} in {mode()} mode; "
@@ -103,45 +108,6 @@ def _data_source(args: argparse.Namespace) -> tuple[str, dict, str]:
     return dataset, {}, dataset
 
 
-def _parse_bool(name: str, text: str) -> bool:
-    words = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
-    if text.lower() not in words:
-        raise ValueError(f"--set {name} needs true or false, got {text!r}.")
-    return words[text.lower()]
-
-
-def _parse_number(name: str, text: str, kind: type) -> int | float:
-    try:
-        return kind(text)
-    except ValueError:
-        raise ValueError(f"--set {name} needs a{'n int' if kind is int else ' float'}, "
-                         f"got {text!r}.") from None
-
-
-def _settings(pairs: list[str], given: dict) -> dict:
-    """``["classifier_steps=600", ...]`` as ExperimentConfig overrides of the right types."""
-    from genaug.experiment import ExperimentConfig
-
-    defaults = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)}
-    scalars = sorted(k for k, v in defaults.items()
-                     if isinstance(v, (bool, int, float, str)) and k not in OPTIONS_WITH_FLAGS)
-    settings: dict = {}
-    for pair in pairs:
-        name, _, text = pair.partition("=")
-        if name in OPTIONS_WITH_FLAGS:
-            raise ValueError(f"--set {name}: use the option {OPTIONS_WITH_FLAGS[name]} instead.")
-        if not text or name not in scalars:
-            raise ValueError(f"--set takes NAME=VALUE with NAME one of {', '.join(scalars)}; "
-                             f"got {pair!r}.")
-        if name in settings or name in given:
-            raise ValueError(f"{name} is set twice; give it once.")
-        default = defaults[name]
-        settings[name] = (_parse_bool(name, text) if isinstance(default, bool) else
-                          text if isinstance(default, str) else
-                          _parse_number(name, text, type(default)))
-    return settings
-
-
 def _doctor(args: argparse.Namespace) -> int:
     import torch
 
@@ -168,6 +134,12 @@ def _doctor(args: argparse.Namespace) -> int:
 def _data(args: argparse.Namespace) -> int:
     from genaug.data import DATASETS, DatasetNotFoundError, find_dataset, load_dataset
 
+    if args.keep_split and args.data is None:
+        raise ValueError("--keep-split keeps a folder's test split: name the folder with --data.")
+    if args.keep_split:
+        from genaug.folder import keep_split
+
+        print(keep_split(Path(args.data)))
     if args.data is not None:
         return _describe_folder(Path(args.data), args.image_size)
     for name in DATASETS:
@@ -240,7 +212,7 @@ def _add_experiment(sub) -> None:
     source.add_argument("--data", metavar="PATH", help="your own images: a folder with a "
                         "subfolder of images per class (PATH/<class>/*.png)")
     exp.add_argument("--image-size", type=whole_number(8), help="side the folder's images are "
-                     "resized to (default 32; a multiple of 4)")
+                     "resized to (default 32; a multiple of 4, at most 512)")
     exp.add_argument("--budgets", type=whole_number(1), nargs="+",
                      help="labelled images per class")
     exp.add_argument("--methods", nargs="+", help="labelled only: none classical cvae cgan "
@@ -283,7 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("doctor", help="check this machine is ready").set_defaults(run=_doctor)
     data = sub.add_parser("data", help="describe the datasets, or your folder with --data")
     data.add_argument("--data", metavar="PATH", help="a folder with a subfolder per class")
-    data.add_argument("--image-size", type=whole_number(1), default=32)
+    data.add_argument("--image-size", type=whole_number(1), default=32,
+                      help="side the images are resized to (at most 512)")
+    data.add_argument("--keep-split", action="store_true", help="after the folder changed, keep "
+                      "its saved test split on purpose (test images still there stay test "
+                      "images, moved ones follow to their new class)")
     data.set_defaults(run=_data)
     _add_benchmark(sub)
     _add_pretrain(sub)

@@ -16,7 +16,8 @@ QUICK_ENV = "GENAUG_QUICK"
 CACHE_ENV = "GENAUG_CACHE"
 DOWNLOAD_ENV = "GENAUG_DOWNLOAD"  # "1" allows torchvision to download, "0" forbids it
 PROGRESS_ENV = "GENAUG_PROGRESS"  # "0" hides progress bars (stored notebook outputs stay clean)
-FLAGS = (QUICK_ENV, DOWNLOAD_ENV, PROGRESS_ENV)
+VERIFY_ENV = "GENAUG_VERIFY_DATA"  # "0" accepts IDX files whose content checksum differs
+FLAGS = (QUICK_ENV, DOWNLOAD_ENV, PROGRESS_ENV, VERIFY_ENV)
 _WORDS = {"1": True, "true": True, "yes": True, "on": True,
           "0": False, "false": False, "no": False, "off": False}
 

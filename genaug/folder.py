@@ -1,44 +1,50 @@
 """Your own images: a folder of labelled images, decoded once into tensors, with a stable split.
 
-The layout is the common one: ``PATH/<class name>/*.png|jpg|jpeg|webp``, one subfolder per class
-(or ``PATH/train/<class>/...`` beside ``PATH/test/<class>/...``). Every image is centre-cropped
-to a square and resized to ``size`` once, the first time a process reads the folder; training
+The layout is the common one: ``PATH/<class name>/*.png`` (also .jpg, .jpeg, .webp, .tif,
+.tiff, .bmp), one subfolder per class, or ``PATH/train/<class>/...`` beside
+``PATH/test/<class>/...``; images in subfolders of a class folder belong to that class. Every
+image is converted as :mod:`genaug.pixels` says (EXIF orientation applied, 16-bit and float
+images scaled by their own range, transparency on white), centre-cropped to a square and resized
+to ``size`` (at most ``MAX_SIZE``) once, the first time a process reads the folder; training
 then indexes tensors and never decodes. The folder is grey (1 channel) when every image is (red,
 green and blue equal), else RGB (3 channels): a grey image in a colour folder gets three equal
-channels, and transparent pixels become white.
+channels.
 
-Without a ``test`` folder a stratified ``TEST_SHARE`` of every class is held out for testing.
-The list of test files is saved in ``$GENAUG_CACHE/splits/`` (:func:`split_file`) and reused by
-every later run on the folder: images added later go to training, so the test set never changes
-under a result. Images smaller than ``size`` are upscaled, with a notice; files that are not
-images, or cannot be read, are skipped, with a count in a notice.
+One image, one label: hidden folders and files (names starting with '.', such as
+``.ipynb_checkpoints`` or ``.thumbnails``) are never read. A class folder may be a link to a
+folder outside PATH, read once however many links lead to it; no other link to a folder is
+followed, and a link to a file inside PATH is skipped (the file counts where it is). Skipped
+folders and links, files that are not images or cannot be read, and images smaller than
+``size`` (upscaled) are each counted in a notice.
+
+Without a ``test`` folder a stratified ``TEST_SHARE`` of every class is held out for testing and
+saved, and a folder that no longer holds its saved split is refused (:mod:`genaug.folder_split`);
+:func:`folder_record` is what a results folder records of the folder.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from PIL import Image
 
-from genaug.config import CACHE_ENV, cache_root
-from genaug.device import draw, make_generator
+from genaug import folder_split
+from genaug.folder_split import (  # noqa: F401  (TEST_SHARE and split_file: notebook 10's names)
+    TEST_SHARE,
+    FolderError,
+    fingerprint,
+    held_out,
+    split_file,
+)
+from genaug.pixels import read_image
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 DEFAULT_SIZE = 32  # CIFAR-10's side: small enough for a CPU, large enough to tell a car
-TEST_SHARE = 0.2  # held out of every class when the folder has no test/ subfolder
-SPLIT_SEED = 0
+MAX_SIZE = 512  # the largest side: a thousand 512x512 colour images take 3 GB as floats
 _LAYOUT = "one subfolder of images per class (PATH/<class>/*.png)"
-
-
-class FolderError(ValueError):
-    """A folder that cannot be read as labelled images; the one-line message names the fix."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,11 @@ class Listing:
     files: tuple[tuple[str, int], ...]  # (path relative to the folder, label)
     stamps: tuple[tuple[int, int], ...]  # (modification time in ns, bytes) of each file
     others: tuple[str, ...]  # files that are not images by their suffix
+    skipped: tuple[str, ...] = ()  # folders and links not read: hidden, or a second label
+
+    def contents(self) -> dict[str, tuple[int, int]]:
+        """Each image file's (modification time, bytes): what a fingerprint is taken of."""
+        return {rel: stamp for (rel, _), stamp in zip(self.files, self.stamps, strict=True)}
 
 
 @dataclass(frozen=True)
@@ -66,17 +77,54 @@ def load_folder(root: str | Path | None, split: str, size: int = DEFAULT_SIZE
                 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """One split's images (N, C, size, size) as uint8, labels (N,) and class names."""
     folder = check_folder(root)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise FolderError(f"size must be a positive whole number of pixels, got {size!r}.")
+    check_size(size)
     listing = scan(folder)
     decoded = _decode(listing, size)
-    _, test_root = split_roots(folder)
-    if test_root is not None:
-        test = np.array([Path(p).parts[0] == "test" for p in decoded.paths], dtype=bool)
-    else:
-        test = _held_out(folder, decoded)
+    test = _test_mask(folder, listing, decoded)
     keep = test if split == "test" else ~test
     return decoded.pixels[keep], decoded.labels[keep], decoded.classes
+
+
+def folder_record(root: str | Path, size: int) -> dict:
+    """What a results folder records of the folder it was made from: every image file's
+    (modification time, bytes), their fingerprint, and the test split."""
+    folder = check_folder(root)
+    check_size(size)
+    listing = scan(folder)
+    decoded = _decode(listing, size)
+    test = _test_mask(folder, listing, decoded)
+    contents = listing.contents()
+    return {"folder": str(folder), "fingerprint": fingerprint(contents),
+            "files": {rel: list(stamp) for rel, stamp in contents.items()},
+            "test": sorted(p for p, t in zip(decoded.paths, test, strict=True) if t)}
+
+
+def keep_split(root: str | Path) -> str:
+    """Keep a folder's saved test split on purpose after it changed; says what was kept."""
+    folder = check_folder(root)
+    if split_roots(folder)[1] is not None:
+        return f"{folder} has its own test/ folder: there is no held-out split to keep."
+    listing = scan(folder)
+    return folder_split.keep_split(folder, listing.classes, listing.contents())
+
+
+def _test_mask(folder: Path, listing: Listing, decoded: Decoded) -> np.ndarray:
+    """Which decoded images are test images: test/'s, or the held-out split's."""
+    _, test_root = split_roots(folder)
+    if test_root is not None:
+        return np.array([Path(p).parts[0] == "test" for p in decoded.paths], dtype=bool)
+    test = held_out(folder, decoded.classes, decoded.paths, decoded.labels, listing.contents())
+    return np.array([p in test for p in decoded.paths], dtype=bool)
+
+
+def check_size(size: int) -> None:
+    """A side images can be resized to: a whole number from 1 to MAX_SIZE."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise FolderError(f"size must be a positive whole number of pixels, got {size!r}.")
+    if size > MAX_SIZE:
+        raise FolderError(f"Image size {size} is above {MAX_SIZE}, the largest side a folder's "
+                          f"images are resized to (the course's models are built for small "
+                          f"images); give --image-size (or size=) up to {MAX_SIZE}.")
 
 
 def check_folder(root: str | Path | None) -> Path:
@@ -100,8 +148,28 @@ def split_roots(folder: Path) -> tuple[Path, Path | None]:
     return train, (folder / "test" if (folder / "test").is_dir() else None)
 
 
-def _subfolders(path: Path) -> list[str]:
-    return sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+def _hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def _overlap(a: Path, b: Path) -> bool:
+    """Whether one folder holds the other (or they are the same): reading both reads twice."""
+    return a == b or a in b.parents or b in a.parents
+
+
+def _class_folders(root: Path, taken: list[Path]) -> tuple[list[str], list[Path]]:
+    """The class folders under ``root``, and the folders skipped: hidden ones, and links to a
+    folder in ``taken`` (the whole folder, what holds it, or another link's folder)."""
+    names, skipped = [], []
+    for entry in sorted(p for p in root.iterdir() if p.is_dir()):
+        if _hidden(entry.name) or (entry.is_symlink() and
+                                   any(_overlap(entry.resolve(), t) for t in taken)):
+            skipped.append(entry)
+            continue
+        if entry.is_symlink():
+            taken.append(entry.resolve())
+        names.append(entry.name)
+    return names, skipped
 
 
 def _names(names: list[str], most: int = 5) -> str:
@@ -109,10 +177,12 @@ def _names(names: list[str], most: int = 5) -> str:
                                       else "")
 
 
-def class_names(folder: Path) -> tuple[str, ...]:
-    """The class folders' names, sorted; at least two, the same in ``train/`` and ``test/``."""
+def class_names(folder: Path) -> tuple[tuple[str, ...], list[Path]]:
+    """The class folders' names, sorted (at least two, the same in ``train/`` and ``test/``),
+    and the folders skipped beside them."""
     train_root, test_root = split_roots(folder)
-    names = _subfolders(train_root)
+    taken = [folder]
+    names, skipped = _class_folders(train_root, taken)
     if not names:
         loose = any(p.suffix.lower() in IMAGE_SUFFIXES for p in train_root.iterdir())
         what = "holds images but no class folders" if loose else "holds no class folders"
@@ -120,55 +190,49 @@ def class_names(folder: Path) -> tuple[str, ...]:
     if len(names) == 1:
         raise FolderError(f"{train_root} has one class folder ({names[0]}); a classifier needs "
                           "two or more: add a subfolder of images for each class.")
-    if test_root is not None and _subfolders(test_root) != names:
-        raise FolderError(f"{test_root} has class folders {_names(_subfolders(test_root))} but "
-                          f"{train_root} has {_names(names)}; give both the same class folders.")
-    return tuple(names)
+    if test_root is not None:
+        test_names, test_skipped = _class_folders(test_root, taken)
+        if test_names != names:
+            raise FolderError(f"{test_root} has class folders {_names(test_names)} but "
+                              f"{train_root} has {_names(names)}; give both the same class "
+                              "folders.")
+        skipped += test_skipped
+    return tuple(names), skipped
+
+
+def _walk(top: Path, folder: Path) -> tuple[list[Path], list[Path]]:
+    """Every file under a class folder, and what was not read: hidden folders, links to
+    folders, and links to files inside ``folder`` (read where they are)."""
+    files, skipped = [], []
+    for here, dirs, names in os.walk(top):  # a link to a folder is listed, never entered
+        here = Path(here)
+        skipped += [here / d for d in dirs if _hidden(d) or (here / d).is_symlink()]
+        dirs[:] = [d for d in dirs if not (_hidden(d) or (here / d).is_symlink())]
+        for path in (here / n for n in names if not _hidden(n)):  # .DS_Store and the like
+            if path.is_symlink() and path.resolve().is_relative_to(folder):
+                skipped.append(path)
+            elif path.is_file():
+                files.append(path)
+    return sorted(files), skipped
 
 
 def scan(folder: Path) -> Listing:
     """Every file under the class folders, as image files (with labels) and other files."""
-    classes = class_names(folder)
+    classes, skipped = class_names(folder)
     files, others = [], []
     for root in filter(None, split_roots(folder)):
         for label, name in enumerate(classes):
-            for path in sorted((root / name).rglob("*")):
-                if not path.is_file() or path.name.startswith("."):  # .DS_Store and the like
-                    continue
+            paths, not_read = _walk(root / name, folder)
+            skipped += not_read
+            for path in paths:
                 rel = path.relative_to(folder).as_posix()
                 if path.suffix.lower() in IMAGE_SUFFIXES:
                     files.append((rel, label))
                 else:
                     others.append(rel)
     stamps = tuple((s.st_mtime_ns, s.st_size) for s in (os.stat(folder / f) for f, _ in files))
-    return Listing(str(folder), classes, tuple(files), stamps, tuple(others))
-
-
-def _on_white(image: Image.Image) -> Image.Image:
-    """The image as RGB, its transparent pixels painted white (the usual background of icons)."""
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
-    return image.convert("RGB")
-
-
-def read_image(path: Path, size: int) -> tuple[np.ndarray, int] | None:
-    """One image centre-cropped and resized to (size, size, 3) uint8 RGB, and its short side.
-
-    None when the file cannot be decoded (not an image, truncated, or too large to trust).
-    """
-    try:
-        with Image.open(path) as image:
-            side = min(image.size)
-            image.draft("RGB", (size, size))  # a large JPEG decodes straight at a smaller scale
-            rgb = _on_white(image)
-            w, h = rgb.size
-            s = min(w, h)
-            box = ((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)
-            square = rgb.resize((size, size), Image.Resampling.BILINEAR, box=box)
-            return np.asarray(square), side
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        return None
+    return Listing(str(folder), classes, tuple(files), stamps, tuple(others),
+                   tuple(p.relative_to(folder).as_posix() for p in skipped))
 
 
 @functools.lru_cache(maxsize=4)
@@ -209,6 +273,10 @@ def _check_every_class(listing: Listing, labels: np.ndarray, unreadable: list[st
 
 def _notify(listing: Listing, unreadable: list[str], small: list[int], size: int) -> None:
     """Say what was skipped or upscaled, with a count and an example, once per read."""
+    if listing.skipped:
+        print(f"Notice: did not read {len(listing.skipped)} hidden folder(s) or link(s) in "
+              f"{listing.folder} (e.g. {listing.skipped[0]}): hidden folders, and links that "
+              "would read a folder twice or give an image a second label, are never read.")
     if listing.others:
         print(f"Notice: skipped {len(listing.others)} file(s) in {listing.folder} that are not "
               f"{'/'.join(IMAGE_SUFFIXES)} images (e.g. {listing.others[0]}).")
@@ -219,65 +287,3 @@ def _notify(listing: Listing, unreadable: list[str], small: list[int], size: int
         print(f"Notice: {len(small)} image(s) in {listing.folder} are smaller than {size} "
               f"pixels (the smallest side is {min(small)}); they were upscaled, which blurs "
               "them. A smaller size (--image-size) keeps them sharp.")
-
-
-def split_file(folder: str | Path) -> Path:
-    """Where a folder's test split is saved: the cache, under the folder's name and a hash."""
-    folder = Path(folder).expanduser().resolve()
-    digest = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
-    return cache_root() / "splits" / f"{folder.name}-{digest}.json"
-
-
-def _held_out(folder: Path, decoded: Decoded) -> np.ndarray:
-    """Which images are test images: the saved split if there is one, else a new one, saved."""
-    path = split_file(folder)
-    test = _read_split(path, folder, decoded.classes)
-    if test is None:
-        test = _draw_split(decoded)
-        _write_split(path, folder, decoded.classes, test)
-    return np.array([p in test for p in decoded.paths], dtype=bool)
-
-
-def _draw_split(decoded: Decoded) -> set[str]:
-    """A stratified TEST_SHARE of each class (at least one image, never the last one)."""
-    generator = make_generator(SPLIT_SEED)
-    test: set[str] = set()
-    for label in range(len(decoded.classes)):
-        members = np.flatnonzero(decoded.labels == label)
-        n_test = min(len(members) - 1, max(1, round(len(members) * TEST_SHARE)))
-        order = draw(torch.randperm, len(members), generator=generator, device="cpu")
-        chosen = order[:n_test].numpy()
-        test.update(decoded.paths[i] for i in members[chosen])
-    return test
-
-
-def _read_split(path: Path, folder: Path, classes: tuple[str, ...]) -> set[str] | None:
-    """The saved test files, or None if none are saved; a split for other classes is refused."""
-    if not path.is_file():
-        return None
-    try:
-        saved = json.loads(path.read_text())
-        test, saved_classes = set(saved["test"]), tuple(saved["classes"])
-    except (ValueError, KeyError, TypeError):
-        raise FolderError(f"The saved test split {path} is damaged; delete it to draw a new "
-                          "one.") from None
-    if saved_classes != classes:
-        raise FolderError(f"The classes of {folder} changed since its test split was saved in "
-                          f"{path}; delete that file to draw a new split (earlier results used "
-                          "the old one).")
-    return test
-
-
-def _write_split(path: Path, folder: Path, classes: tuple[str, ...], test: set[str]) -> None:
-    """Save the split atomically (a worker reading it never sees half a file)."""
-    record = {"folder": str(folder), "test_share": TEST_SHARE, "seed": SPLIT_SEED,
-              "classes": list(classes), "test": sorted(test)}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(record, indent=1) + "\n")
-        os.replace(tmp, path)
-    except OSError as error:
-        tmp.unlink(missing_ok=True)
-        raise FolderError(f"The test split cannot be saved to {path} ({error.strerror}); set "
-                          f"{CACHE_ENV} to a folder you can write.") from None

@@ -22,9 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from genaug.config import DOWNLOAD_ENV, env_flag
+from genaug.config import DOWNLOAD_ENV, VERIFY_ENV, env_flag
 
-VERIFY_ENV = "GENAUG_VERIFY_DATA"
 DATA_ENV = "GENAUG_DATA"  # torchvision's root folder for downloads and lookups
 DEBIAN_DIRS = {"fashion_mnist": Path("/usr/share/datasets/fashion-mnist")}
 TORCHVISION_NAMES = {"fashion_mnist": "FashionMNIST", "mnist": "MNIST"}

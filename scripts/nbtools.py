@@ -256,11 +256,11 @@ SECTIONS = {(LINKS_START, LINKS_END): colab_table,
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
     sub = parser.add_subparsers(dest="job", required=True)
     for job in ("sync", "exercises"):
-        sub.add_parser(job).add_argument("--check", action="store_true")
-    run = sub.add_parser("execute")
+        sub.add_parser(job, allow_abbrev=False).add_argument("--check", action="store_true")
+    run = sub.add_parser("execute", allow_abbrev=False)
     run.add_argument("paths", nargs="*", type=Path)
     run.add_argument("--full", action="store_true", help="full mode (a GPU is advised)")
     run.add_argument("--timeout", type=int, default=1800, help="seconds per cell")

@@ -65,6 +65,14 @@ CLI_CASES = [
     ("quick perhaps", [], {"GENAUG_QUICK": "perhaps"}, "GENAUG_QUICK='perhaps' is not understood"),
     ("download maybe", [], {"GENAUG_DOWNLOAD": "maybe"}, "GENAUG_DOWNLOAD='maybe' is not"),
     ("progress loud", [], {"GENAUG_PROGRESS": "loud"}, "GENAUG_PROGRESS='loud' is not"),
+    ("verify maybe", [], {"GENAUG_VERIFY_DATA": "maybe"}, "GENAUG_VERIFY_DATA='maybe' is not"),
+    ("filter without a generator", ["--methods", "none", "classical", "--filter"], {},
+     "--filter adds a filtered twin of each generator arm (cvae, cgan, cdiff), but the methods"),
+    ("abbreviated option", ["--no-imb"], {}, "unrecognized arguments: --no-imb"),
+    ("minority not numbers", ["--set", "imbalance_minority=0,b"], {},
+     "--set imbalance_minority needs whole numbers separated by commas, got 'b'"),
+    ("minority outside the classes", ["--set", "imbalance_minority=0,12"], {},
+     "imbalance_minority must name classes 0..9, got [0, 12]; name them with --set"),
 ]
 
 
@@ -116,6 +124,23 @@ def test_cache_variable_naming_a_file_is_named_in_the_error(where, tmp_path, mon
     code = _exit_code(RUN + ["--budgets", "5", "--out", str(tmp_path / "out")])
     _one_line_error(capsys, code, "GENAUG_CACHE=")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["benchmark", "--data", "x"], "unrecognized arguments: --data x"),  # not --dataset x
+    (["data", "--image", "32"], "unrecognized arguments: --image 32"),  # not --image-size 32
+    (["experiment", "--quick", "--dataset", "digits", "--work", "1"], "unrecognized arguments"),
+], ids=["benchmark --data", "data --image", "experiment --work"])
+def test_abbreviated_options_are_refused_in_every_subcommand(argv, words, tmp_path, monkeypatch,
+                                                             capsys):
+    monkeypatch.chdir(tmp_path)
+    _one_line_error(capsys, _exit_code(argv), words)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_doctor_refuses_a_verify_flag_it_does_not_understand(monkeypatch, capsys):
+    monkeypatch.setenv("GENAUG_VERIFY_DATA", "maybe")
+    _one_line_error(capsys, _exit_code(["doctor"]), "GENAUG_VERIFY_DATA='maybe' is not")
 
 
 @pytest.mark.parametrize("args, words", [(["--repeats", "0"], "must be at least 1"),

@@ -329,7 +329,7 @@ def render(name: str, folder: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> list[Path]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
     parser.add_argument("names", nargs="*", help=f"diagrams to draw, of {list(DIAGRAMS)} "
                         "(default: all)")
     parser.add_argument("--out", type=Path, default=HERE, help="folder for the PNG files")

@@ -47,6 +47,7 @@ from genaug.experiment.settings import (
     VAL_SEED,
     ExperimentConfig,
     Method,
+    minority_classes,
     parse_method,
     preset,
     with_filtered,
@@ -57,8 +58,8 @@ from genaug.experiment.validation import ConfigError, validate
 __all__ = [
     "GENERATORS", "IMBALANCE_METHODS", "METHODS", "SETTINGS", "SOURCES", "VAL_SEED", "ArmData",
     "arm_data", "BudgetJob", "build_generator", "choose_ratios", "choose_thresholds",
-    "ConfigError", "default_workers", "ExperimentConfig", "ImbalanceJob",
-    "load_results", "Method", "parse_method", "Pool", "PoolMaker", "preset", "read_rows",
+    "ConfigError", "default_workers", "ExperimentConfig", "ImbalanceJob", "load_results",
+    "Method", "minority_classes", "parse_method", "Pool", "PoolMaker", "preset", "read_rows",
     "Recipe", "recipe_for", "Results", "run_experiment", "stacked_batches", "train_generator",
     "train_stack", "validate", "with_filtered",
 ]

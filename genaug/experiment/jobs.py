@@ -17,6 +17,7 @@ import torch
 from genaug.data import ImageDataset, imbalanced_subset, stratified_indices
 from genaug.device import get_device
 from genaug.experiment.arms import Pool, PoolMaker, arm_data
+from genaug.experiment.data_record import check_same_data
 from genaug.experiment.generators import train_generator
 from genaug.experiment.quality import make_judge, pool_quality
 from genaug.experiment.settings import (
@@ -105,6 +106,7 @@ class BudgetJob:
                                       if len(pairs) > 1 for r, t in pairs]
 
     def run(self) -> list[dict]:
+        check_same_data(self.config, self.folder)
         train, val, test, val_idx = splits(self.config, get_device())
         budget_idx = stratified_indices(train.labels, self.budget, self.seed, exclude=val_idx)
         maker = PoolMaker(self.config, self.folder, self.budget, self.seed,
@@ -180,6 +182,7 @@ class ImbalanceJob:
 
     def run(self) -> list[dict]:
         cfg = self.config
+        check_same_data(cfg, self.folder)
         train, _, test, val_idx = splits(cfg, get_device())
         balanced = train.subset(stratified_indices(train.labels, cfg.imbalance_per_class,
                                                    self.seed, exclude=val_idx))

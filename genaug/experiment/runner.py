@@ -25,6 +25,7 @@ import torch
 from genaug import __version__
 from genaug.config import PROGRESS_ENV
 from genaug.device import describe, end_with_parent, get_device, keep_freed_cpu_memory
+from genaug.experiment.data_record import check_same_data, record_data
 from genaug.experiment.joblog import JobLog, say
 from genaug.experiment.jobs import IMBALANCE_CSV, RUNS_CSV, SWEEP_CSV, BudgetJob, ImbalanceJob
 from genaug.experiment.results_io import read_rows, write_csv
@@ -82,7 +83,9 @@ def prepare(config: ExperimentConfig, folder: Path) -> None:
     validate(config)  # before loading: a bad dataset name fails at once
     check_fits_data(config, config.load("train").class_counts().tolist())
     check_output_folder(folder)
+    data = check_same_data(config, folder)  # a resume on a changed folder stops here
     _record_config(folder, config)
+    record_data(folder, data)
 
 
 def run_experiment(config: ExperimentConfig, out: str | Path, workers: int | None = None

@@ -113,7 +113,9 @@ class ExperimentConfig:
     # the class-imbalance study
     imbalance: bool = True
     imbalance_per_class: int = 200  # images of each majority class
-    imbalance_minority: tuple[int, ...] = (0, 2, 6)  # Fashion-MNIST: T-shirt, Pullover, Shirt
+    # the named datasets' minority classes (Fashion-MNIST: T-shirt, Pullover, Shirt, the tops
+    # most often confused); preset() gives a folder minority_classes(its number of classes)
+    imbalance_minority: tuple[int, ...] = (0, 2, 6)
     imbalance_fraction: float = 0.1  # the minority classes keep this share
 
     def load(self, split: str, device: torch.device | str | None = None) -> ImageDataset:
@@ -147,7 +149,8 @@ def preset(dataset: str | None = None, **overrides) -> ExperimentConfig:
     Quick mode keeps five seeds (an interval from two says nothing), the first two budgets of
     the full grid and small, short-trained networks; its cGAN is the plain non-saturating GAN
     at a high learning rate with a short EMA, which learns in ~150 CPU steps where the
-    hinge/TTUR recipe needs thousands.
+    hinge/TTUR recipe needs thousands. On a folder (``data_root=PATH``) the preset sizes
+    itself to the folder's training images: see :func:`fitted_to`.
     """
     name = dataset or default_dataset()
     small = name == "digits"  # about 144 training images per class
@@ -185,7 +188,34 @@ def preset(dataset: str | None = None, **overrides) -> ExperimentConfig:
         imbalance_per_class=pick(full=100 if small else 200, quick=50),
         imbalance_fraction=pick(full=0.1, quick=0.2),
     )
-    return dataclasses.replace(config, **_known(overrides))
+    config = dataclasses.replace(config, **_known(overrides))
+    if name == FOLDER and config.data_root is not None:
+        counts = config.load("train").class_counts().tolist()
+        config = fitted_to(config, counts, given=set(overrides))
+    return config
+
+
+def minority_classes(n_classes: int) -> tuple[int, ...]:
+    """The imbalance study's minority classes for data of ``n_classes`` classes: every third
+    class from the first, a third of them and at least one (2 classes: (0,); 10: (0, 3, 6);
+    100: 0, 3, ..., 96), so a majority class always remains."""
+    return tuple(range(0, 3 * max(1, n_classes // 3), 3))
+
+
+def fitted_to(config: ExperimentConfig, counts: list[int], given: set[str] = frozenset()
+              ) -> ExperimentConfig:
+    """The config's sizes cut to data whose classes hold ``counts`` training images, settings
+    named in ``given`` kept as they are: validation takes at most a quarter of the smallest
+    class, the budgets are those that fit beside it (else all that is left), the imbalance
+    study's classes hold as many at most, and its minority classes are minority_classes'."""
+    val = (config.val_per_class if "val_per_class" in given
+           else max(1, min(config.val_per_class, min(counts) // 4)))
+    room = min(counts) - val  # below 1, validation names the problem
+    fitted = {"val_per_class": val, "imbalance_minority": minority_classes(len(counts))}
+    if room >= 1:
+        fitted["budgets"] = tuple(b for b in config.budgets if b <= room) or (room,)
+        fitted["imbalance_per_class"] = min(config.imbalance_per_class, room)
+    return dataclasses.replace(config, **{k: v for k, v in fitted.items() if k not in given})
 
 
 def _known(overrides: dict) -> dict:

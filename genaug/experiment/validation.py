@@ -15,6 +15,7 @@ from typing import Sequence
 
 from genaug.data import DATASETS, FOLDER
 from genaug.experiment.settings import METHODS, ExperimentConfig
+from genaug.folder import MAX_SIZE
 from genaug.models.gan import LOSSES
 
 POSITIVE_INTS = ("seeds", "classifier_steps", "classifier_width", "batch_size", "n_synthetic",
@@ -104,9 +105,9 @@ def _check_folder(config: ExperimentConfig) -> None:
              f"dataset {FOLDER!r} needs data_root, the folder with a subfolder of images per "
              "class (--data PATH).")
     size = config.image_size
-    _require(_is_int(size) and size >= 8 and size % 4 == 0,
-             f"image_size must be a multiple of 4 and at least 8 (the generators halve it "
-             f"twice), got {size!r}.")
+    _require(_is_int(size) and 8 <= size <= MAX_SIZE and size % 4 == 0,
+             f"image_size must be a multiple of 4 from 8 (the generators halve it twice) to "
+             f"{MAX_SIZE}, got {size!r}.")
 
 
 def _check_shares(config: ExperimentConfig) -> None:
@@ -151,7 +152,8 @@ def check_fits_data(config: ExperimentConfig, class_counts: Sequence[int]) -> No
     _check_unique("imbalance_minority", config.imbalance_minority)
     _require(all(_is_int(c) and 0 <= c < k for c in config.imbalance_minority),
              f"imbalance_minority must name classes 0..{k - 1}, got "
-             f"{list(config.imbalance_minority)} (or skip the study with --no-imbalance).")
+             f"{list(config.imbalance_minority)}; name them with --set imbalance_minority=0,1 "
+             "(or skip the study with --no-imbalance).")
     _require(len(config.imbalance_minority) < k, "imbalance_minority names every class; leave "
                                                  "at least one majority class.")
 
