@@ -12,6 +12,8 @@ import math
 
 import torch
 
+from genaug.device import draw
+
 
 def ring_centres(modes: int = 8, radius: float = 2.0) -> torch.Tensor:
     """The (modes, 2) centres of the Gaussians, evenly spaced on a circle."""
@@ -22,8 +24,8 @@ def ring_centres(modes: int = 8, radius: float = 2.0) -> torch.Tensor:
 def ring_of_gaussians(n: int, generator: torch.Generator, modes: int = 8, radius: float = 2.0,
                       std: float = 0.05) -> torch.Tensor:
     """n points (n, 2) drawn evenly from the ring's modes, each blurred by ``std``."""
-    which = torch.randint(modes, (n,), generator=generator)
-    noise = std * torch.randn(n, 2, generator=generator)
+    which = draw(torch.randint, modes, (n,), generator=generator, device="cpu")
+    noise = std * draw(torch.randn, n, 2, generator=generator, device="cpu")
     return ring_centres(modes, radius)[which] + noise
 
 
