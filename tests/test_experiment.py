@@ -254,10 +254,12 @@ def test_quick_preset_fixes_the_generated_share_and_the_report_says_so(monkeypat
     monkeypatch.setenv("GENAUG_QUICK", "1")
     config = preset("digits")
     assert config.ratio == 0.25 and not runner.needs_sweep(config)
-    assert report._share_note(config, {"cvae": 0.25}) == ", generated share fixed at 0.25"
-    swept = preset("digits", ratio=None)
-    assert report._share_note(swept, {"cvae": 0.5}) == (
-        ", generated share chosen on validation: {'cvae': 0.5}")
+    assert config.mixing == "replace"  # the quick command keeps its grid and its time
+    assert report._share_note(config, {5: {"cvae": 0.25}}).startswith(
+        ", generated share fixed at 0.25")
+    monkeypatch.setenv("GENAUG_QUICK", "0")
+    full = preset("digits")
+    assert 0.1 in full.ratios and full.ratio is None and full.mixing == "both"
 
 
 def test_a_config_fingerprint_changes_with_any_setting():
