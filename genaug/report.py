@@ -44,12 +44,16 @@ def in_setting(summary: list[dict], setting: str) -> list[dict]:
 
 
 def summary_table(results: Results, setting: str = "labelled") -> str:
-    """Test accuracy per budget and method of one setting, with its paired gains."""
-    gains = [f"gain vs {b}" for b in GAIN_COLUMNS[setting]]
+    """Test accuracy per budget and method of one setting, with its paired gains (over a
+    baseline's add-mode twin too, where the run has one)."""
+    found = in_setting(results.summary, setting)
+    bases = [b for base in GAIN_COLUMNS[setting] for b in (base, f"{base}@add")
+             if any(f"gain_vs_{b}" in r for r in found)]
+    gains = [f"gain vs {b}" for b in bases]
     rows = [{"budget": r["budget"], "method": r["method"],
              "test acc % [95% CI]": _pct(r, "test_accuracy"),
              **{g: _pct(r, g.replace(" ", "_")) for g in gains}}
-            for r in in_setting(results.summary, setting)]
+            for r in found]
     return format_table(rows, ["budget", "method", "test acc % [95% CI]", *gains])
 
 

@@ -84,6 +84,8 @@ def test_an_add_mode_arm_is_read_against_pseudo_labelling_in_add_mode():
     pairs = {(r["method"], b) for r, b in primary_comparisons(summary) if r["budget"] == 10}
     assert pairs == {("latent-vae@add", "none"), ("pseudo-label@add", "none"),
                      ("latent-vae@add", "pseudo-label@add")}
+    table = report.summary_table(_results(summary), "labelled + unlabelled")
+    assert "gain vs pseudo-label@add" in table.splitlines()[0]
 
 
 def test_the_committed_oracle_gains_do_not_survive_holm_among_the_oracle_lines():
