@@ -7,7 +7,7 @@ import math
 import matplotlib.pyplot as plt
 
 from genaug.experiment import ExperimentConfig, Results, parse_method
-from genaug.plots import plot_with_ci
+from genaug.plots import plot_reference_lines, plot_with_ci
 from genaug.stats import MIN_SEEDS, format_table
 from genaug.verdicts import (
     points,
@@ -180,6 +180,26 @@ def plot_results(results: Results) -> plt.Figure:
     if len(methods) > 4:  # many arms: one legend beside the panels, never over the bars
         _legend_beside(fig, left, mixed_settings=len({parse_method(m).setting
                                                       for m in methods}) > 1)
+    return fig
+
+
+def plot_gains_by_setting(results: Results) -> plt.Figure:
+    """One panel per fair setting: its arms' paired gains over none with 95% bands, and the
+    oracle arms in every panel as reference lines, each in its own colour and dash with its
+    interval (notebook 09's figure)."""
+    budgets = sorted({r["budget"] for r in results.summary})
+    gains = _bands(results.summary, budgets, "gain_vs_none", skip="none")
+    reference = {m: g for m, g in gains.items() if parse_method(m).setting == "reference"}
+    settings = [s for s in ("labelled", "labelled + unlabelled")
+                if any(parse_method(m).setting == s for m in gains)] or ["labelled"]
+    fig, axes = plt.subplots(1, len(settings), figsize=(6.5 * len(settings), 4.5), sharey=True,
+                             squeeze=False)
+    for ax, setting in zip(axes[0], settings, strict=True):
+        arms = {m: g for m, g in gains.items() if parse_method(m).setting == setting}
+        plot_with_ci(budgets, arms, "labelled images per class",
+                     "gain over no augmentation (points)", title=SETTING_TITLES[setting], ax=ax)
+        plot_reference_lines(budgets, reference, ax)
+        ax.axhline(0, color="black", linewidth=0.8)
     return fig
 
 
