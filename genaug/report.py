@@ -58,13 +58,16 @@ def summary_table(results: Results, setting: str = "labelled") -> str:
 
 
 def imbalance_table(results: Results) -> str:
+    """Minority recall and balanced accuracy per method, with paired gains over none (and, for
+    recall, over oversampling)."""
     rows = [{"method": r["method"], "minority recall %": _pct(r, "minority_recall"),
              "gain vs none": _pct(r, "gain_vs_none"),
+             "gain vs oversample": _pct(r, "gain_vs_oversample"),
              "balanced acc %": _pct(r, "balanced_accuracy"),
              "balanced gain vs none": _pct(r, "balanced_gain_vs_none")}
             for r in results.imbalance_summary]
-    return format_table(rows, ["method", "minority recall %", "gain vs none", "balanced acc %",
-                               "balanced gain vs none"])
+    return format_table(rows, ["method", "minority recall %", "gain vs none",
+                               "gain vs oversample", "balanced acc %", "balanced gain vs none"])
 
 
 def classical_lost(summary: list[dict], budget: int) -> bool:
@@ -88,9 +91,21 @@ def verdicts(results: Results) -> list[str]:
     return lines
 
 
-def _share_note(config: ExperimentConfig, ratios: dict[int, dict[str, float]]) -> str:
+def _chosen(choices: dict[int, dict[str, float]], swept: set) -> str:
+    """Per-budget choices as text; a run that chose at fewer budgets (before per-budget sweeps:
+    at the smallest) says where it chose and that every budget used that choice."""
+    if swept and swept != set(choices):
+        at = ", ".join(map(str, sorted(swept)))
+        return f"chosen on validation at {at} per class, used at every budget: " + str(
+            choices[min(swept)])
+    return "chosen on validation at each budget: " + "; ".join(
+        f"{b}: {arms}" for b, arms in sorted(choices.items()))
+
+
+def _share_note(config: ExperimentConfig, ratios: dict[int, dict[str, float]],
+                swept: set = frozenset()) -> str:
     """How each arm's generated share was set (fixed in advance, or chosen on validation at
-    each budget) and how it entered the batches."""
+    the ``swept`` budgets) and how it entered the batches."""
     if not any(ratios.values()):
         return ""
     mixing = {"replace": "generated images replace real ones",
@@ -98,8 +113,16 @@ def _share_note(config: ExperimentConfig, ratios: dict[int, dict[str, float]]) -
               "both": "both replace and add (rows ending in @add)"}[config.mixing]
     if config.ratio is not None:
         return f", generated share fixed at {config.ratio}, {mixing}"
-    chosen = "; ".join(f"{b}: {arms}" for b, arms in sorted(ratios.items()))
-    return f", {mixing}, generated share chosen on validation at each budget: {chosen}"
+    return f", {mixing}, generated share {_chosen(ratios, swept)}"
+
+
+def _settings_note(results: Results) -> str:
+    """The run's classifier steps, generated share, mixing and thresholds, in one line."""
+    swept = {r["budget"] for r in results.sweep}
+    thresholds = (f", confidence thresholds {_chosen(results.thresholds, swept)}"
+                  if any(results.thresholds.values()) else "")
+    return (f"{results.config.seeds} seeds, {_steps_note(results)} per method"
+            + _share_note(results.config, results.ratios, swept) + thresholds)
 
 
 def _steps_note(results: Results) -> str:
@@ -115,9 +138,7 @@ def experiment_report(results: Results) -> str:
     """The whole report the command line prints at the end of a run."""
     cfg = results.config
     parts = [
-        f"\n{cfg.dataset}: {cfg.seeds} seeds, {_steps_note(results)} per method"
-        + _share_note(cfg, results.ratios)
-        + (f", confidence thresholds: {results.thresholds}" if results.thresholds else ""),
+        f"\n{cfg.dataset}: {_settings_note(results)}",
         "Test accuracy (mean over seeds, 95% CI) and paired gains in percentage points:",
     ]
     settings = [s for s in SETTING_TITLES
