@@ -16,7 +16,7 @@ from genaug.verdicts import (
 )
 
 
-def _pct(row: dict, key: str) -> str:
+def percent_with_ci(row: dict, key: str) -> str:
     """'72.3 [70.1, 74.5]': a mean and its interval, in percent."""
     mean, low, high = row.get(key), row.get(f"{key}_low"), row.get(f"{key}_high")
     signed = "gain" in key
@@ -51,23 +51,29 @@ def summary_table(results: Results, setting: str = "labelled") -> str:
              if any(f"gain_vs_{b}" in r for r in found)]
     gains = [f"gain vs {b}" for b in bases]
     rows = [{"budget": r["budget"], "method": r["method"],
-             "test acc % [95% CI]": _pct(r, "test_accuracy"),
-             **{g: _pct(r, g.replace(" ", "_")) for g in gains}}
+             "test acc % [95% CI]": percent_with_ci(r, "test_accuracy"),
+             **{g: percent_with_ci(r, g.replace(" ", "_")) for g in gains}}
             for r in found]
     return format_table(rows, ["budget", "method", "test acc % [95% CI]", *gains])
 
 
-def imbalance_table(results: Results) -> str:
+IMBALANCE_COLUMNS = ["method", "minority recall %", "gain vs none", "gain vs oversample",
+                     "balanced acc %", "balanced gain vs none"]
+
+
+def imbalance_rows(results: Results) -> list[dict]:
     """Minority recall and balanced accuracy per method, with paired gains over none (and, for
-    recall, over oversampling)."""
-    rows = [{"method": r["method"], "minority recall %": _pct(r, "minority_recall"),
-             "gain vs none": _pct(r, "gain_vs_none"),
-             "gain vs oversample": _pct(r, "gain_vs_oversample"),
-             "balanced acc %": _pct(r, "balanced_accuracy"),
-             "balanced gain vs none": _pct(r, "balanced_gain_vs_none")}
+    recall, over oversampling), as text cells named by IMBALANCE_COLUMNS."""
+    keys = ["minority_recall", "gain_vs_none", "gain_vs_oversample", "balanced_accuracy",
+            "balanced_gain_vs_none"]
+    return [{"method": r["method"], **{c: percent_with_ci(r, k) for c, k in
+                                       zip(IMBALANCE_COLUMNS[1:], keys, strict=True)}}
             for r in results.imbalance_summary]
-    return format_table(rows, ["method", "minority recall %", "gain vs none",
-                               "gain vs oversample", "balanced acc %", "balanced gain vs none"])
+
+
+def imbalance_table(results: Results) -> str:
+    """The imbalance study as a plain-text table."""
+    return format_table(imbalance_rows(results), IMBALANCE_COLUMNS)
 
 
 def classical_lost(summary: list[dict], budget: int) -> bool:
@@ -94,12 +100,15 @@ def verdicts(results: Results) -> list[str]:
 def _chosen(choices: dict[int, dict[str, float]], swept: set) -> str:
     """Per-budget choices as text; a run that chose at fewer budgets (before per-budget sweeps:
     at the smallest) says where it chose and that every budget used that choice."""
+    def listed(arms: dict[str, float]) -> str:
+        return ", ".join(f"{arm} {value}" for arm, value in arms.items())
+
     if swept and swept != set(choices):
         at = ", ".join(map(str, sorted(swept)))
-        return f"chosen on validation at {at} per class, used at every budget: " + str(
-            choices[min(swept)])
+        return (f"chosen on validation at {at} per class, used at every budget: "
+                f"{listed(choices[min(swept)])}")
     return "chosen on validation at each budget: " + "; ".join(
-        f"{b}: {arms}" for b, arms in sorted(choices.items()))
+        f"{b} per class: {listed(arms)}" for b, arms in sorted(choices.items()))
 
 
 def _share_note(config: ExperimentConfig, ratios: dict[int, dict[str, float]],
@@ -116,7 +125,7 @@ def _share_note(config: ExperimentConfig, ratios: dict[int, dict[str, float]],
     return f", {mixing}, generated share {_chosen(ratios, swept)}"
 
 
-def _settings_note(results: Results) -> str:
+def settings_note(results: Results) -> str:
     """The run's classifier steps, generated share, mixing and thresholds, in one line."""
     swept = {r["budget"] for r in results.sweep}
     thresholds = (f", confidence thresholds {_chosen(results.thresholds, swept)}"
@@ -138,7 +147,7 @@ def experiment_report(results: Results) -> str:
     """The whole report the command line prints at the end of a run."""
     cfg = results.config
     parts = [
-        f"\n{cfg.dataset}: {_settings_note(results)}",
+        f"\n{cfg.dataset}: {settings_note(results)}",
         "Test accuracy (mean over seeds, 95% CI) and paired gains in percentage points:",
     ]
     settings = [s for s in SETTING_TITLES

@@ -29,12 +29,18 @@ def points(fraction: float, signed: bool = True) -> str:
     return f"{value:{sign}.1f}"
 
 
+def p_number(p: float) -> str:
+    """'0.012', with three decimals; '< 0.001' below that."""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def p_value(p: float) -> str:
-    """'p = 0.012', with three decimals; 'p < 0.001' below that."""
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    """'p = 0.012', or 'p < 0.001'."""
+    number = p_number(p)
+    return f"p {number}" if number.startswith("<") else f"p = {number}"
 
 
-def _gain_text(row: dict, baseline: str) -> str:
+def gain_text(row: dict, baseline: str) -> str:
     """'+3.6 [+1.1, +6.0]': a paired gain in points with its interval."""
     low, high = row[f"gain_vs_{baseline}_low"], row[f"gain_vs_{baseline}_high"]
     return f"{100 * row[f'gain_vs_{baseline}']:+.1f} [{points(low)}, {points(high)}]"
@@ -50,7 +56,7 @@ def verdict(row: dict, baseline: str) -> str:
     if low is None or math.isnan(low):
         return head + (f"{100 * gain:+.1f} points from {row['n_seeds']} seed(s): an interval "
                        f"needs {MIN_SEEDS} or more, so this is no evidence.")
-    text = head + f"{_gain_text(row, baseline)} points: "
+    text = head + f"{gain_text(row, baseline)} points: "
     if low > 0:
         return text + "the interval excludes 0, so this is evidence of a gain."
     if row[f"gain_vs_{baseline}_high"] < 0:
@@ -71,21 +77,28 @@ class Judged:
     def p(self) -> float:
         return self.row.get(f"gain_vs_{self.baseline}_p", math.nan)
 
+    @property
+    def outcome(self) -> str:
+        """What the comparison shows after the adjustment, and where the raw interval alone
+        would have said more."""
+        if math.isnan(self.adjusted):
+            return f"no test (fewer than {MIN_SEEDS} seeds)"
+        if self.adjusted < LEVEL:
+            side = "gain" if self.row[f"gain_vs_{self.baseline}"] > 0 else "loss"
+            return f"evidence of a {side} after the adjustment"
+        if self.p < LEVEL:
+            return ("no evidence of a difference after the adjustment (the raw interval "
+                    "excludes 0)")
+        return "no evidence of a difference"
+
     def sentence(self) -> str:
         """The verdict after the adjustment, with the raw interval and both p-values beside."""
         if math.isnan(self.adjusted):
             return verdict(self.row, self.baseline)
         row, base = self.row, self.baseline
-        head = (f"at {row['budget']} per class, {row['method']}'s gain over {base} is "
-                f"{_gain_text(row, base)} points, {p_value(self.p)}, Holm-adjusted "
-                f"{p_value(self.adjusted)}: ")
-        if self.adjusted < LEVEL:
-            side = "gain" if row[f"gain_vs_{base}"] > 0 else "loss"
-            return head + f"evidence of a {side} after the adjustment."
-        if self.p < LEVEL:
-            return head + ("the raw interval excludes 0, but after the adjustment this is no "
-                           "evidence of a difference.")
-        return head + "no evidence of a difference."
+        return (f"at {row['budget']} per class, {row['method']}'s gain over {base} is "
+                f"{gain_text(row, base)} points, {p_value(self.p)}, Holm-adjusted "
+                f"{p_value(self.adjusted)}: {self.outcome}.")
 
 
 def primary_comparisons(summary: list[dict]) -> list[tuple[dict, str]]:

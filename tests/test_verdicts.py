@@ -45,7 +45,7 @@ def test_a_raw_gain_that_does_not_survive_the_adjustment_is_no_verdict():
     assert len(judged) == 20 and judged["cvae", 10].family == 20
     assert judged["cvae", 10].adjusted == pytest.approx(min(1, 20 * cvae["gain_vs_none_p"]))
     sentence = judged["cvae", 10].sentence()
-    assert "after the adjustment this is no evidence of a difference" in sentence
+    assert "no evidence of a difference after the adjustment (the raw interval" in sentence
     assert "[+" in sentence  # the raw interval is printed beside the adjusted verdict
 
 
@@ -108,7 +108,9 @@ def test_the_report_says_how_the_share_was_set_and_mixed():
     swept = preset("digits", ratio=None, mixing="both")
     assert report._share_note(swept, {10: {"cvae": 0.1}, 50: {"cvae": 0.25}}) == (
         ", both replace and add (rows ending in @add), generated share chosen on validation "
-        "at each budget: 10: {'cvae': 0.1}; 50: {'cvae': 0.25}")
+        "at each budget: 10 per class: cvae 0.1; 50 per class: cvae 0.25")
+    assert report._share_note(swept, {10: {"cvae": 0.1}, 50: {"cvae": 0.1}}, swept={10}).endswith(
+        "chosen on validation at 10 per class, used at every budget: cvae 0.1")
 
 
 def test_the_imbalance_study_reads_each_remedy_against_oversampling_too():
