@@ -199,6 +199,8 @@ def test_the_generated_result_sections_are_not_stale():
     stale = sync_docs(ROOT, check=True)
     assert not stale, (f"the result sections of {stale} differ from their results folders: run "
                        "`python scripts/nbtools.py sync`")
+    texts = [(ROOT / name).read_text() for name in RESULT_DOCS]
+    assert sum(t.count("<!-- results:fashion_mnist-cpu-arms:") for t in texts) >= 5
 
 
 def test_a_stale_section_is_caught():
