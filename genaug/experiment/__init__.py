@@ -18,7 +18,8 @@ The design, in the order the runner follows it:
    paired. They are trained side by side as one stacked model (see ``SmallCNN``).
 6. Test accuracy per (method, budget, seed) goes to a CSV; the summary gives means with 95%
    confidence intervals and the paired gain over no augmentation and over classical
-   augmentation (``runner``, ``genaug.stats``).
+   augmentation, each with its paired t-test p-value (``runner``, ``genaug.stats``); the report
+   adjusts the p-values of its primary comparisons with Holm's procedure (``genaug.verdicts``).
 7. Each arm's pool can be scored beside its gain (``quality``): notebook 06's measures on the
    very images the classifier drew from.
 8. A class-imbalance study compares no augmentation, oversampling, classical augmentation and
