@@ -138,11 +138,12 @@ def verdict_lines(summary: list[dict]) -> list[str]:
     judged = judge(primary_comparisons(summary))
     lines = []
     if judged:
+        holm_text = (f"Holm's procedure over these {judged[0].family} keeps the chance of any "
+                     f"false verdict at {LEVEL:.0%}; the raw interval is beside each"
+                     if judged[0].family else f"no test: an interval needs {MIN_SEEDS} seeds")
         lines += [f"\nPrimary comparisons, named before reading them: each fair arm against "
                   f"none at each budget, and each arm that reads unlabelled images against "
-                  f"pseudo-labelling. Holm's procedure over these {judged[0].family} keeps the "
-                  f"chance of any false verdict at {LEVEL:.0%}; the raw interval is beside "
-                  f"each:", *(j.sentence() for j in judged)]
+                  f"pseudo-labelling. {holm_text}:", *(j.sentence() for j in judged)]
     reference = judge(reference_comparisons(summary))
     if reference:
         lines += [f"\nReference lines, not verdicts (oracle generators saw every label; Holm "
