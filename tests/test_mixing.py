@@ -159,3 +159,19 @@ def test_the_steps_rule_gives_larger_budgets_more_steps_and_every_method_the_sam
     assert preset("digits", classifier_steps=400).classifier_steps_for(5000) == 400  # rule off
     with pytest.raises(ConfigError, match="classifier_epochs must be a number of passes"):
         validate(preset("digits", classifier_epochs=-1.0))
+
+
+def test_the_command_line_sweeps_the_shares_it_is_given_at_every_budget(tmp_path):
+    from genaug.__main__ import main
+
+    code = main(["experiment", "--quick", "--dataset", "digits", "--budgets", "5", "8",
+                 "--seeds", "1", "--methods", "none", "cvae", "--no-imbalance", "--workers", "1",
+                 "--ratios", "0.1", "0.25", "--out", str(tmp_path), "--set", "mixing=add",
+                 "--set", "classifier_steps=3", "--set", "generator_steps=2",
+                 "--set", "n_synthetic=20", "--set", "cvae_width=4"])
+    assert code == 0
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["config"]["ratio"] is None and saved["config"]["ratios"] == [0.1, 0.25]
+    assert set(saved["chosen_ratios"]) == {"5", "8"}  # a choice at each budget
+    sweep = (tmp_path / "ratio_sweep.csv").read_text()
+    assert ",cvae@add,labelled,add,0.1," in sweep and ",cvae@add,labelled,add,0.25," in sweep

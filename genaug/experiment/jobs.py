@@ -22,6 +22,7 @@ from genaug.experiment.quality import make_judge, pool_quality
 from genaug.experiment.settings import (
     GENERATORS,
     IMBALANCE_METHODS,
+    MIXINGS,
     VAL_SEED,
     ExperimentConfig,
     arm_label,
@@ -103,8 +104,8 @@ class BudgetJob:
         """The stack's rows: every method, or in a sweep every arm at every setting tried."""
         modes = self.config.mixings()
         if not self.sweep:
-            named = [arm_label(m, mode) for m in self.config.methods
-                     for mode in (modes if parse_method(m).source else modes[:1])]
+            named = [arm_label(m, mode) for m in self.config.methods  # real images only:
+                     for mode in (modes if parse_method(m).source else MIXINGS[:1])]  # no mode
             rows = [Candidate(m) for m in named]
             return [Candidate(c.method, self.ratios.get(c.arm, 0.0), self.thresholds.get(c.arm))
                     for c in rows]
