@@ -69,7 +69,8 @@ def _experiment(args: argparse.Namespace) -> int:
         "methods": tuple(args.methods) if args.methods else None,
         "seeds": args.seeds, "ratio": args.ratio,
         "imbalance": False if args.no_imbalance else None,
-    }.items() if v is not None}
+    }.items() if v is not None} | ({"ratios": tuple(args.ratios), "ratio": None}
+                                   if args.ratios else {})
     config = preset(dataset, **overrides, **settings_from(args.set or [], overrides))
     if args.filter:  # a filtered twin beside each generator arm, its threshold chosen on val
         if not set(config.methods) & set(GENERATORS):
@@ -226,8 +227,11 @@ def _add_experiment(sub) -> None:
                      "gives it its label with a confidence chosen on validation")
     exp.add_argument("--seeds", type=whole_number(1),
                      help="number of seeds (5; an interval needs 3 or more)")
-    exp.add_argument("--ratio", type=finite_float, help="fixed generated share of each batch, "
-                     "in (0, 1] (default: chosen on the validation set)")
+    shares = exp.add_mutually_exclusive_group()
+    shares.add_argument("--ratio", type=finite_float, help="fixed generated share of each "
+                        "batch, in (0, 1] (default: chosen on the validation set)")
+    shares.add_argument("--ratios", type=finite_float, nargs="+", help="the shares validation "
+                        "chooses from at each budget (unfixes quick mode's 0.25)")
     exp.add_argument("--no-imbalance", action="store_true", help="skip the imbalance study")
     exp.add_argument("--set", action="append", metavar="NAME=VALUE",
                      help="override one setting of ExperimentConfig, e.g. classifier_steps=600")

@@ -13,8 +13,8 @@ from genaug.experiment import ExperimentConfig
 
 # settings with options of their own, which --set refuses
 OPTIONS_WITH_FLAGS = {"budgets": "--budgets", "methods": "--methods", "seeds": "--seeds",
-                      "ratio": "--ratio", "dataset": "--dataset", "mode": "--quick",
-                      "data_root": "--data", "image_size": "--image-size"}
+                      "ratio": "--ratio", "ratios": "--ratios", "dataset": "--dataset",
+                      "mode": "--quick", "data_root": "--data", "image_size": "--image-size"}
 
 
 def _parse_bool(name: str, text: str) -> bool:

@@ -8,6 +8,10 @@ is much narrower than the two intervals side by side would suggest.
 Two rules keep the numbers honest: an interval needs at least ``MIN_SEEDS`` seeds (from two, a
 t-interval is a number with no meaning: its width rests on one degree of freedom), and it never
 leaves the metric's range (an accuracy stays in [0, 1], a gain in accuracy in [-1, 1]).
+
+A paired gain also gets the p-value of the paired t-test on the same per-seed differences (below
+0.05 exactly where its 95% interval excludes 0), and :func:`holm` adjusts a family of them, so
+that reading many comparisons at once keeps the chance of any false "it helps" at 5%.
 """
 
 from __future__ import annotations
@@ -43,6 +47,36 @@ def mean_ci(values: Sequence[float], level: float = 0.95,
     return mean, float(low), float(high)
 
 
+def paired_t_pvalue(diffs: Sequence[float]) -> float:
+    """Two-sided p-value of the paired t-test that the mean difference is 0 (Student's t, the
+    test behind :func:`mean_ci`'s interval); NaN for fewer than ``MIN_SEEDS`` differences."""
+    n = len(diffs)
+    if n < MIN_SEEDS:
+        return math.nan
+    mean = sum(diffs) / n
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    if sd == 0:  # every seed gave the same difference: the interval is the point itself
+        return 1.0 if mean == 0 else 0.0
+    return float(2 * _scipy_stats.t.sf(abs(mean) / (sd / math.sqrt(n)), n - 1))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-adjusted p-values (Holm, 1979), in the order of the comparisons given.
+
+    The k-th smallest p-value (k = 0, 1, ...) is multiplied by m - k, an adjusted value never
+    falls below the one before it in that order, and none exceeds 1: a comparison whose adjusted
+    value is below 0.05 keeps the chance of any false discovery in the family at 5%. NaN
+    p-values (too few seeds) stay NaN and do not count in m.
+    """
+    places = [i for i, p in enumerate(p_values) if not math.isnan(p)]
+    order = sorted(places, key=lambda i: p_values[i])  # smallest first
+    adjusted, largest = [math.nan] * len(p_values), 0.0
+    for k, i in enumerate(order):  # k = 0: the smallest pays for all m comparisons
+        largest = max(largest, min(1.0, (len(order) - k) * p_values[i]))
+        adjusted[i] = largest
+    return adjusted
+
+
 def paired_differences(
     rows: Iterable[Mapping], method: str, baseline: str, metric: str, group: Sequence[str]
 ) -> dict[tuple, list[float]]:
@@ -68,7 +102,8 @@ def _gains(rows: Sequence[Mapping], method: str, key: tuple, metric: str,
         if base != method and diffs:
             gain, low, high = mean_ci(diffs, bounds=gain_bounds)
             out.update({f"gain_vs_{base}": gain, f"gain_vs_{base}_low": low,
-                        f"gain_vs_{base}_high": high})
+                        f"gain_vs_{base}_high": high,
+                        f"gain_vs_{base}_p": paired_t_pvalue(diffs)})
     return out
 
 
@@ -80,7 +115,8 @@ def summarise(
     bounds: tuple[float, float] = ACCURACY_RANGE,
 ) -> list[dict]:
     """One row per (group, method): mean and 95% CI of ``metric``, and the paired gain (with
-    its CI) over each baseline method; every interval stays inside the metric's ``bounds``."""
+    its CI and paired t-test p-value) over each baseline method; every interval stays inside
+    the metric's ``bounds``."""
     methods = list(dict.fromkeys(r["method"] for r in rows))
     groups = sorted({tuple(r[g] for g in group) for r in rows})
     summary = []

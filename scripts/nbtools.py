@@ -1,7 +1,8 @@
 """Notebook maintenance for the course: one script, three jobs.
 
-    python scripts/nbtools.py sync [--check]      write the Colab setup cell into every notebook
-                                                  and the Colab links into README.md
+    python scripts/nbtools.py sync [--check]      write the Colab setup cell into every notebook,
+                                                  the Colab links into README.md, and the
+                                                  docs' result sections (genaug.results_docs)
     python scripts/nbtools.py exercises [--check] regenerate exercises/ from solutions/
     python scripts/nbtools.py execute [--full] [NOTEBOOK ...]
                                                   run notebooks top to bottom, store their outputs
@@ -93,7 +94,18 @@ def sync(check: bool) -> int:
     for path in stale:
         print(f"{'stale' if check else 'updated'} setup cell or diagram: {path.relative_to(ROOT)}")
     readme_stale = _sync_readme(check)
-    return 1 if (check and (stale or readme_stale)) else 0
+    docs_stale = _sync_results_docs(check)
+    return 1 if (check and (stale or readme_stale or docs_stale)) else 0
+
+
+def _sync_results_docs(check: bool) -> list[str]:
+    """Rewrite the docs' generated result sections from results/; the docs that were stale."""
+    from genaug.results_docs import sync_docs  # here: it imports torch and matplotlib
+
+    stale = sync_docs(ROOT, check)
+    for name in stale:
+        print(f"{'stale' if check else 'updated'}: {name} result sections")
+    return stale
 
 
 def _embed_diagrams(nb: nbformat.NotebookNode) -> bool:

@@ -27,8 +27,8 @@ from genaug.experiment import (
     validate,
     with_filtered,
 )
+from genaug.experiment.choices import chosen_settings, needs_sweep
 from genaug.experiment.quality import make_judge, pool_quality
-from genaug.experiment.runner import chosen_settings, needs_sweep
 from genaug.models.gan import GAN, GANConfig
 from genaug.models.transfer import conditional_from_unconditional
 from genaug.models.vae import VAE, VAEConfig
@@ -110,11 +110,13 @@ def test_a_threshold_filters_the_pool_and_an_empty_pool_means_real_images_only()
 
 
 def test_validation_chooses_a_ratio_and_threshold_pair_per_arm():
-    sweep = [{"method": "pseudo-label", "ratio": r, "threshold": t, "val_accuracy": acc}
+    sweep = [{"budget": 10, "method": "pseudo-label", "ratio": r, "threshold": t,
+              "val_accuracy": acc}
              for r, t, acc in [(0.25, 0.5, 0.6), (0.25, 0.9, 0.8), (0.5, 0.9, 0.7)]]
-    sweep.append({"method": "cgan", "ratio": 0.5, "threshold": "", "val_accuracy": 0.5})
-    assert choose_ratios(sweep) == {"pseudo-label": 0.25, "cgan": 0.5}
-    assert choose_thresholds(sweep) == {"pseudo-label": 0.9}
+    sweep.append({"budget": 10, "method": "cgan", "ratio": 0.5, "threshold": "",
+                  "val_accuracy": 0.5})
+    assert choose_ratios(sweep) == {10: {"pseudo-label": 0.25, "cgan": 0.5}}
+    assert choose_thresholds(sweep) == {10: {"pseudo-label": 0.9}}
 
 
 def test_methods_name_their_setting():
@@ -123,6 +125,12 @@ def test_methods_name_their_setting():
     assert parse_method("oracle-cgan").setting == "reference"
     assert parse_method("none").source is None
     assert all(parse_method(s).source == s for s in SOURCES)
+    add = parse_method("cgan+classical@add")
+    assert (add.source, add.classical, add.mixing) == ("cgan", True, "add")
+    assert parse_method("cgan").mixing == "replace"
+    for wrong in ("none@add", "cgan@blend", "cgan@replace"):  # replace is the plain name
+        with pytest.raises(ValueError, match="mixing mode"):
+            parse_method(wrong)
     assert with_filtered(("none", "cvae", "cgan+classical")) == (
         "none", "cvae", "cgan+classical", "filtered-cvae")
 
@@ -151,9 +159,17 @@ def test_a_sweep_holds_only_arms_with_a_choice_to_make(tmp_path):
         ("none", None), ("pseudo-label", 0.5), ("pseudo-label", 0.9)]
     assert needs_sweep(fixed)
     assert not needs_sweep(dataclasses.replace(fixed, methods=("none", "cvae")))
+    both = BudgetJob(dataclasses.replace(fixed, mixing="both"), 10, 0, tmp_path, sweep=True)
+    assert [(c.method, c.threshold) for c in both.candidates()][3:] == [
+        ("pseudo-label@add", 0.5), ("pseudo-label@add", 0.9)]
 
 
 def test_an_arm_with_one_candidate_keeps_it_without_a_sweep():
     one = preset("digits", ratio=0.25, thresholds=(0.9,), methods=("none", "filtered-cgan"))
     assert not needs_sweep(one)
-    assert chosen_settings(one, []) == ({"filtered-cgan": 0.25}, {"filtered-cgan": 0.9})
+    per_budget = {b: ({"filtered-cgan": 0.25}, {"filtered-cgan": 0.9}) for b in one.budgets}
+    ratios, thresholds = chosen_settings(one, [])
+    assert {b: (ratios[b], thresholds[b]) for b in one.budgets} == per_budget
+    both = dataclasses.replace(one, mixing="both")  # each mixing mode is an arm of its own
+    assert chosen_settings(both, [])[0][one.budgets[0]] == {"filtered-cgan": 0.25,
+                                                           "filtered-cgan@add": 0.25}

@@ -27,7 +27,7 @@ CLI_CASES = [
     ("negative ratio", ["--ratio", "-1"], {}, "ratio must be a share of the batch in (0, 1]"),
     ("zero ratio", ["--ratio", "0"], {}, "ratio must be a share of the batch in (0, 1]"),
     ("nan ratio", ["--ratio", "nan"], {}, "nan is not a finite number"),
-    ("tiny ratio", ["--ratio", "0.001"], {}, "replaces no image"),
+    ("tiny ratio", ["--ratio", "0.001"], {}, "brings in no generated image"),
     ("zero classifier steps", ["--set", "classifier_steps=0"], {},
      "classifier_steps must be a positive whole number"),
     ("negative classifier steps", ["--set", "classifier_steps=-5"], {},

@@ -8,6 +8,9 @@
   offline, on Colab and before the repository is public).
 - docs/diagrams/make_diagrams.py runs and writes every PNG it claims, at the stated size, and
   the PNGs in docs/diagrams/ are exactly the ones it draws, each shown somewhere.
+- The result figures of README.md, results/README.md and docs/ are generated from the results
+  folder each cites (genaug.results_docs), and none is stale; what their prose still says about
+  a folder (a seed count, a chosen or fixed share, a quoted interval) agrees with that folder.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from genaug.results_docs import DOCS as RESULT_DOCS
+from genaug.results_docs import prose_problems, regenerate, sync_docs
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -202,3 +208,42 @@ def test_notebooks_carry_the_diagrams_they_show():
             assert "raw.githubusercontent" not in "".join(cell["source"]), (
                 f"{path.name} loads a picture from the network: attach it instead")
     assert shown >= 6, f"only {shown} diagrams are shown from notebooks"
+
+
+def test_the_generated_result_sections_are_not_stale():
+    stale = sync_docs(ROOT, check=True)
+    assert not stale, (f"the result sections of {stale} differ from their results folders: run "
+                       "`python scripts/nbtools.py sync`")
+    texts = [(ROOT / name).read_text() for name in RESULT_DOCS]
+    assert sum(t.count("<!-- results:fashion_mnist-cpu-arms:") for t in texts) >= 5
+
+
+def test_a_stale_section_is_caught():
+    fresh = ("<!-- results:fashion_mnist-cpu:setup -->\n"
+             "`results/fashion_mnist-cpu/`: 20 seeds\n<!-- results:end -->")
+    assert regenerate(fresh, ROOT) != fresh and "3 seeds" in regenerate(fresh, ROOT)
+    assert regenerate(regenerate(fresh, ROOT), ROOT) == regenerate(fresh, ROOT)
+
+
+def test_prose_agrees_with_the_results_folder_it_cites():
+    problems = [f"{name}: {p}" for name in RESULT_DOCS
+                for p in prose_problems((ROOT / name).read_text(), ROOT)]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("prose, found", [
+    ("`results/fashion_mnist-cpu-arms/` (5 seeds, the share fixed at 0.25): cgan -0.1 "
+     "[-1.4, +1.2] points.", 0),
+    ("`results/fashion_mnist-cpu-arms/` ran three seeds.", 1),
+    ("In `fashion_mnist-cpu-arms/` the generated share was chosen on validation.", 1),
+    ("In `fashion_mnist-cpu/` the generated share is fixed at 0.25.", 1),
+    ("In `fashion_mnist-cpu/` cGAN rebalancing raised recall by +6.2 [+0.02, +12.4].", 0),
+    ("In `fashion_mnist-cpu/` cGAN rebalancing raised recall by +6.2 [+0.0002, +12.4].", 1),
+    ("In `fashion_mnist-cpu/` oversampling beat cGAN: +1.5 [-7.3, +10.4]; cVAE +9.9 [+1.0, "
+     "+2.0].", 1),  # the first is cgan's -1.5 [-10.4, +7.3] read the other way round
+    ("`fashion_mnist-cpu/` had 3 seeds, `fashion_mnist-cpu-arms/` 5 seeds.", 0),
+    ("`fashion_mnist-cpu/` had 5 seeds, `fashion_mnist-cpu-arms/` 3 seeds.", 2),
+    ("A run elsewhere used 7 seeds.", 0),  # no folder named: nothing to check against
+])
+def test_the_prose_check_catches_planted_disagreements(prose, found):
+    assert len(prose_problems(prose, ROOT)) == found, prose_problems(prose, ROOT)

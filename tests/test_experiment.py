@@ -106,10 +106,13 @@ def test_oversampling_weights_balance_the_classes():
     assert 0.45 < share < 0.55, f"minority share {share} should be about one half"
 
 
-def test_choose_ratios_takes_the_best_mean_validation_accuracy():
-    sweep = [{"method": "cvae", "ratio": r, "val_accuracy": acc}
-             for r, acc in ((0.25, 0.5), (0.5, 0.7), (0.5, 0.6), (0.75, 0.55))]
-    assert choose_ratios(sweep) == {"cvae": 0.5}
+def test_choose_ratios_takes_the_best_mean_validation_accuracy_at_each_budget():
+    sweep = [{"budget": b, "method": m, "ratio": r, "val_accuracy": acc}
+             for b, m, r, acc in ((10, "cvae", 0.25, 0.5), (10, "cvae", 0.5, 0.7),
+                                  (10, "cvae", 0.5, 0.6), (10, "cvae", 0.75, 0.55),
+                                  (50, "cvae", 0.1, 0.8), (50, "cvae", 0.5, 0.7),
+                                  (50, "cvae@add", 0.5, 0.9), (50, "none", 0.0, 1.0))]
+    assert choose_ratios(sweep) == {10: {"cvae": 0.5}, 50: {"cvae": 0.1, "cvae@add": 0.5}}
 
 
 def _spy_generators(monkeypatch, seen: list) -> None:
@@ -240,8 +243,9 @@ def test_phases_run_the_sweep_first_only_when_there_is_a_choice(ratio, monkeypat
     runner._run_phases(config, tmp_path, None)
     study = [("ImbalanceJob", None, None)] * 3
     budgets = [("BudgetJob", b, False) for b in (10, 10, 10, 5, 5, 5)]  # the longest first
-    if ratio is None:  # a choice to make: the sweep, the imbalance study beside it, then budgets
-        assert phases == [study + [("BudgetJob", 5, True)] * 3, budgets]
+    if ratio is None:  # a choice to make at each budget: the sweep, the study beside it, then
+        sweep = [(kind, b, True) for kind, b, _ in budgets]  # the budgets with their choices
+        assert phases == [study + sweep, budgets]
     else:  # nothing to choose: one phase, so no worker waits for a sweep
         assert phases == [study + budgets]
 
@@ -250,10 +254,12 @@ def test_quick_preset_fixes_the_generated_share_and_the_report_says_so(monkeypat
     monkeypatch.setenv("GENAUG_QUICK", "1")
     config = preset("digits")
     assert config.ratio == 0.25 and not runner.needs_sweep(config)
-    assert report._share_note(config, {"cvae": 0.25}) == ", generated share fixed at 0.25"
-    swept = preset("digits", ratio=None)
-    assert report._share_note(swept, {"cvae": 0.5}) == (
-        ", generated share chosen on validation: {'cvae': 0.5}")
+    assert config.mixing == "replace"  # the quick command keeps its grid and its time
+    assert report._share_note(config, {5: {"cvae": 0.25}}).startswith(
+        ", generated share fixed at 0.25")
+    monkeypatch.setenv("GENAUG_QUICK", "0")
+    full = preset("digits")
+    assert 0.1 in full.ratios and full.ratio is None and full.mixing == "both"
 
 
 def test_a_config_fingerprint_changes_with_any_setting():

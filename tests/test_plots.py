@@ -35,3 +35,29 @@ def test_one_budget_gets_error_bars_side_by_side_instead_of_an_invisible_band():
     xs = [line.get_xdata()[0] for line in ax.get_lines() if len(line.get_xdata()) == 1]
     assert len(set(xs)) == 2  # side by side, not on top of each other
     plt.close("all")
+
+
+def test_oracle_lines_differ_from_each_other_and_carry_their_intervals():
+    from genaug import report
+    from genaug.experiment import preset, runner
+    from genaug.stats import summarise
+
+    methods = ("none", "cgan", "latent-vae", "oracle-cvae", "oracle-cgan", "oracle-cdiff")
+    runs = [{"budget": b, "seed": s, "method": m,
+             "test_accuracy": 0.6 + 0.01 * i + 0.003 * s * (i % 3)}
+            for b in (10, 50) for s in range(3) for i, m in enumerate(methods)]
+    summary = summarise(runs, "test_accuracy", baselines=("none",))
+    results = runner.Results(preset("digits"), None, {}, runs, [], [], summary, [])
+    fig = report.plot_gains_by_setting(results)
+    assert len(fig.axes) == 2  # labelled, and labelled + unlabelled
+    for ax in fig.axes:
+        oracle = [c for c in ax.containers if c.get_label().startswith("oracle-")]
+        assert len(oracle) == 3
+        looks = {(c.lines[0].get_color(), str(c.lines[0].get_linestyle())) for c in oracle}
+        assert len(looks) == 3 and all(style != "-" for _, style in looks)
+        assert all(c.has_yerr for c in oracle)  # each with its interval
+        assert not any(colour == "grey" for colour, _ in looks)
+        heights = [abs(seg[1][1] - seg[0][1])
+                   for c in oracle for seg in c.lines[2][0].get_segments()]
+        assert max(heights) > 0  # an interval of real width, not a bare line
+    plt.close(fig)

@@ -10,13 +10,16 @@ The design, in the order the runner follows it:
    plus the training split's other images without their labels (latent variations, fine-tuned
    generators, pseudo-labels); or, as a reference line only, every label (oracle generators).
 4. The share of generated images in a batch (and an arm's confidence threshold) is chosen on
-   the validation set at the smallest budget (a short sweep), unless a ratio is fixed.
+   the validation set at each budget (a short sweep, ``choices``), unless a ratio is fixed.
+   Generated images replace real ones in each batch, or are added beside a full real batch
+   (``mixing``; see ``stacks``), or both, each mode an arm of its own.
 5. Every method trains the same classifier for the same number of steps. The methods of one
    seed start from the same weights and see the same real batches, so their differences are
    paired. They are trained side by side as one stacked model (see ``SmallCNN``).
 6. Test accuracy per (method, budget, seed) goes to a CSV; the summary gives means with 95%
    confidence intervals and the paired gain over no augmentation and over classical
-   augmentation (``runner``, ``genaug.stats``).
+   augmentation, each with its paired t-test p-value (``runner``, ``genaug.stats``); the report
+   adjusts the p-values of its primary comparisons with Holm's procedure (``genaug.verdicts``).
 7. Each arm's pool can be scored beside its gain (``quality``): notebook 06's measures on the
    very images the classifier drew from.
 8. A class-imbalance study compares no augmentation, oversampling, classical augmentation and
@@ -27,26 +30,22 @@ results folder's ``config.json``.
 """
 
 from genaug.experiment.arms import ArmData, Pool, PoolMaker, arm_data
+from genaug.experiment.choices import choose_ratios, choose_thresholds
 from genaug.experiment.generators import build_generator, train_generator
 from genaug.experiment.jobs import BudgetJob, ImbalanceJob, recipe_for
 from genaug.experiment.results_io import read_rows
-from genaug.experiment.runner import (
-    Results,
-    choose_ratios,
-    choose_thresholds,
-    default_workers,
-    load_results,
-    run_experiment,
-)
+from genaug.experiment.runner import Results, default_workers, load_results, run_experiment
 from genaug.experiment.settings import (
     GENERATORS,
     IMBALANCE_METHODS,
     METHODS,
+    MIXINGS,
     SETTINGS,
     SOURCES,
     VAL_SEED,
     ExperimentConfig,
     Method,
+    arm_label,
     minority_classes,
     parse_method,
     preset,
@@ -56,10 +55,11 @@ from genaug.experiment.stacks import Recipe, stacked_batches, train_stack
 from genaug.experiment.validation import ConfigError, validate
 
 __all__ = [
-    "GENERATORS", "IMBALANCE_METHODS", "METHODS", "SETTINGS", "SOURCES", "VAL_SEED", "ArmData",
-    "arm_data", "BudgetJob", "build_generator", "choose_ratios", "choose_thresholds",
-    "ConfigError", "default_workers", "ExperimentConfig", "ImbalanceJob", "load_results",
-    "Method", "minority_classes", "parse_method", "Pool", "PoolMaker", "preset", "read_rows",
+    "GENERATORS", "IMBALANCE_METHODS", "METHODS", "MIXINGS", "SETTINGS", "SOURCES", "VAL_SEED",
+    "ArmData", "arm_data", "arm_label", "BudgetJob", "build_generator", "choose_ratios",
+    "choose_thresholds", "ConfigError", "default_workers", "ExperimentConfig", "ImbalanceJob",
+    "load_results", "Method", "minority_classes", "parse_method", "Pool", "PoolMaker", "preset",
+    "read_rows",
     "Recipe", "recipe_for", "Results", "run_experiment", "stacked_batches", "train_generator",
     "train_stack", "validate", "with_filtered",
 ]

@@ -23,8 +23,10 @@ from genaug.experiment.quality import make_judge, pool_quality
 from genaug.experiment.settings import (
     GENERATORS,
     IMBALANCE_METHODS,
+    MIXINGS,
     VAL_SEED,
     ExperimentConfig,
+    arm_label,
     parse_method,
 )
 from genaug.experiment.stacks import Recipe, score_each, train_stack
@@ -35,15 +37,16 @@ RUNS_CSV, SWEEP_CSV, IMBALANCE_CSV = "runs.csv", "ratio_sweep.csv", "imbalance.c
 
 def recipe_for(method: str, data: ImageDataset, pools: dict[str, Pool],
                ratios: dict[str, float], thresholds: dict[str, float] | None = None) -> Recipe:
-    """The Recipe for a method name such as 'none', 'classical' or 'cgan+classical'; a pool a
-    threshold leaves empty gives real images only."""
+    """The Recipe for a method name such as 'none', 'classical', 'cgan+classical' or 'cgan@add'
+    (``ratios`` and ``thresholds`` by arm); a pool a threshold leaves empty gives real images
+    only."""
     parsed = parse_method(method)
     pool = pools.get(parsed.source)
     if pool is not None:
         pool = pool.kept((thresholds or {}).get(parsed.source))
     synthetic = (pool.images, pool.labels) if pool is not None and len(pool.labels) else None
     return Recipe(method, data, synthetic=synthetic, ratio=ratios.get(parsed.source, 0.0),
-                  augment=parsed.classical)
+                  augment=parsed.classical, mixing=parsed.mixing)
 
 
 def splits(config: ExperimentConfig, device: torch.device):
@@ -55,7 +58,8 @@ def splits(config: ExperimentConfig, device: torch.device):
 
 @dataclass(frozen=True)
 class Candidate:
-    """One row of a stack: a method with its generated share and confidence threshold."""
+    """One row of a stack: a method (named with its mixing mode, e.g. 'cgan@add') with its
+    generated share and confidence threshold."""
 
     method: str
     ratio: float = 0.0
@@ -66,14 +70,21 @@ class Candidate:
         """The arm whose pool feeds this row (None for real images only)."""
         return parse_method(self.method).source
 
+    @property
+    def arm(self) -> str | None:
+        """The key its choices are kept under: the source in its mixing mode ('cgan@add')."""
+        parsed = parse_method(self.method)
+        return parsed.source and arm_label(parsed.source, parsed.mixing)
+
 
 @dataclass(frozen=True)
 class BudgetJob:
     """One (budget, seed) cell: each arm's pool, then one classifier per method.
 
     With ``sweep`` the stack holds each arm at every candidate ratio (and threshold, for the
-    filtered arms and pseudo-labels), plus 'none', and the rows' validation accuracy chooses;
-    otherwise one model per method, with the chosen ``ratios`` and ``thresholds``.
+    filtered arms and pseudo-labels) in every mixing mode, plus 'none', and the rows' validation
+    accuracy chooses; otherwise one model per method and mixing mode, with this budget's chosen
+    ``ratios`` and ``thresholds`` (by arm: 'cgan', 'cgan@add').
     """
 
     config: ExperimentConfig
@@ -97,13 +108,16 @@ class BudgetJob:
 
     def candidates(self) -> list[Candidate]:
         """The stack's rows: every method, or in a sweep every arm at every setting tried."""
+        modes = self.config.mixings()
         if not self.sweep:
-            sources = [parse_method(m).source for m in self.config.methods]
-            return [Candidate(m, self.ratios.get(s, 0.0), self.thresholds.get(s))
-                    for m, s in zip(self.config.methods, sources, strict=True)]
-        return [Candidate("none")] + [Candidate(s, r, t)
+            named = [arm_label(m, mode) for m in self.config.methods  # real images only:
+                     for mode in (modes if parse_method(m).source else MIXINGS[:1])]  # no mode
+            rows = [Candidate(m) for m in named]
+            return [Candidate(c.method, self.ratios.get(c.arm, 0.0), self.thresholds.get(c.arm))
+                    for c in rows]
+        return [Candidate("none")] + [Candidate(arm_label(s, mode), r, t)
                                       for s, pairs in self.config.candidates().items()
-                                      if len(pairs) > 1 for r, t in pairs]
+                                      if len(pairs) > 1 for mode in modes for r, t in pairs]
 
     def run(self) -> list[dict]:
         check_same_data(self.config, self.folder)
@@ -125,7 +139,8 @@ class BudgetJob:
         quality = self.pool_quality(rows, recipes, test)
         return [{
             "dataset": self.config.dataset, "budget": self.budget, "seed": self.seed,
-            "method": c.method, "setting": parse_method(c.method).setting, "ratio": c.ratio,
+            "method": c.method, "setting": parse_method(c.method).setting,
+            "mixing": parse_method(c.method).mixing if c.source else "", "ratio": c.ratio,
             "threshold": "" if c.threshold is None else c.threshold,
             "pool_size": 0 if recipe.synthetic is None else len(recipe.synthetic[1]),
             "val_accuracy": val_scores["accuracy"][i],
@@ -134,6 +149,7 @@ class BudgetJob:
             **quality[i],
             "generator_diverged": maker.diverged.get(c.source, False),
             "generator_seconds": round(gen_seconds, 2),
+            "classifier_steps": self.config.classifier_steps_for(len(maker.data.labelled)),
             "classifier_seconds": round(clf_seconds, 2),
         } for i, (c, recipe) in enumerate(zip(rows, recipes, strict=True))]
 
@@ -196,4 +212,5 @@ class ImbalanceJob:
             "test_accuracy": scores["accuracy"][i],
             "balanced_accuracy": scores["balanced_accuracy"][i],
             "minority_recall": sum(scores["recall"][i][c] for c in minority) / len(minority),
+            "classifier_steps": cfg.classifier_steps_for(len(data)),
         } for i, r in enumerate(recipes)]

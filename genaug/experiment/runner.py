@@ -25,11 +25,12 @@ import torch
 from genaug import __version__
 from genaug.config import PROGRESS_ENV
 from genaug.device import describe, end_with_parent, get_device, keep_freed_cpu_memory
+from genaug.experiment.choices import by_budget, chosen_settings, needs_sweep
 from genaug.experiment.data_record import check_same_data, record_data
 from genaug.experiment.joblog import JobLog, say
 from genaug.experiment.jobs import IMBALANCE_CSV, RUNS_CSV, SWEEP_CSV, BudgetJob, ImbalanceJob
 from genaug.experiment.results_io import read_rows, write_csv
-from genaug.experiment.settings import SOURCES, ExperimentConfig
+from genaug.experiment.settings import ExperimentConfig, arm_label
 from genaug.experiment.validation import (
     ConfigError,
     check_fits_data,
@@ -51,13 +52,13 @@ class Results:
 
     config: ExperimentConfig
     folder: Path
-    ratios: dict[str, float]  # the generated share chosen for each arm
+    ratios: dict[int, dict[str, float]]  # per budget, the generated share of each arm
     runs: list[dict]  # one row per (budget, seed, method)
     sweep: list[dict]  # the validation sweep of the ratio
     imbalance: list[dict]  # one row per (seed, method) of the imbalance study
     summary: list[dict]  # per (budget, method): mean, CI, paired gains
     imbalance_summary: list[dict]
-    thresholds: dict[str, float] = dataclasses.field(default_factory=dict)  # filtered arms'
+    thresholds: dict[int, dict[str, float]] = dataclasses.field(default_factory=dict)  # same
 
 
 def default_workers() -> int:
@@ -102,12 +103,12 @@ def run_experiment(config: ExperimentConfig, out: str | Path, workers: int | Non
     keep_freed_cpu_memory()  # for the jobs run in this process
     with _worker_pool(workers or default_workers()) as pool:  # one pool: workers start once
         sweep, imbalance, ratios, thresholds, runs = _run_phases(config, folder, pool)
-    summary = summarise(runs, "test_accuracy", baselines=BASELINES)
+    summary = summarise(runs, "test_accuracy", baselines=baselines(config))
     imbalance_summary = _imbalance_summary(imbalance)
     write_csv(folder / "summary.csv", summary)
     write_csv(folder / "imbalance_summary.csv", imbalance_summary)
     meta = json.loads((folder / "config.json").read_text())
-    meta["chosen_ratios"], meta["chosen_thresholds"] = ratios, thresholds
+    meta["chosen_ratios"], meta["chosen_thresholds"] = ratios, thresholds  # budgets: "10", ...
     (folder / "config.json").write_text(json.dumps(meta, indent=1) + "\n")
     return Results(config, folder, ratios, runs, sweep, imbalance, summary, imbalance_summary,
                    thresholds)
@@ -115,19 +116,20 @@ def run_experiment(config: ExperimentConfig, out: str | Path, workers: int | Non
 
 def _run_phases(config: ExperimentConfig, folder: Path, pool: ProcessPoolExecutor | None
                 ) -> tuple[list[dict], list[dict], dict, dict, list[dict]]:
-    """The validation sweep, where there is a choice to make, then every (budget, seed) with
-    the settings it chose. The imbalance study needs no choice: it runs beside the sweep, or
-    beside the budgets when there is none, so no worker waits. The longest jobs go first."""
-    seeds = range(config.seeds)
+    """The validation sweep at every budget, where there is a choice to make, then every
+    (budget, seed) with the settings its budget chose. The imbalance study needs no choice: it
+    runs beside the sweep, or beside the budgets when there is none, so no worker waits. The
+    longest jobs go first."""
+    seeds, budgets = range(config.seeds), sorted(config.budgets, reverse=True)
     study = [ImbalanceJob(config, s, folder) for s in seeds] if config.imbalance else []
     tables: dict[str, list[dict]] = {}
     if needs_sweep(config):
-        sweep = [BudgetJob(config, min(config.budgets), s, folder, sweep=True) for s in seeds]
+        sweep = [BudgetJob(config, b, s, folder, sweep=True) for b in budgets for s in seeds]
         tables = _run_jobs(study + sweep, folder, pool, "ratio sweep and imbalance study")
         study = []
     ratios, thresholds = chosen_settings(config, tables.get(SWEEP_CSV, []))
-    jobs = [BudgetJob(config, b, s, folder, ratios, thresholds=thresholds)
-            for b in sorted(config.budgets, reverse=True) for s in seeds]
+    jobs = [BudgetJob(config, b, s, folder, ratios[b], thresholds=thresholds[b])
+            for b in budgets for s in seeds]
     if config.measure_pools and config.sources():  # train the judge once, before the workers
         say("reference classifier: loaded, or trained once (it scores every pool)")
         reference_classifier(config.dataset, root=config.data_root, size=config.image_size)
@@ -136,22 +138,10 @@ def _run_phases(config: ExperimentConfig, folder: Path, pool: ProcessPoolExecuto
             tables[RUNS_CSV])
 
 
-def needs_sweep(config: ExperimentConfig) -> bool:
-    """Whether validation has a choice to make: some arm with several ratios or thresholds."""
-    return any(len(pairs) > 1 for pairs in config.candidates().values())
-
-
-def chosen_settings(config: ExperimentConfig, sweep: list[dict]
-                    ) -> tuple[dict[str, float], dict[str, float]]:
-    """Each arm's ratio and threshold: validation's choice, or its only candidate."""
-    ratios, thresholds = choose_ratios(sweep), choose_thresholds(sweep)
-    for source, pairs in config.candidates().items():
-        if len(pairs) == 1:
-            ratio, threshold = pairs[0]
-            ratios[source] = ratio
-            if threshold is not None:
-                thresholds[source] = threshold
-    return ratios, thresholds
+def baselines(config: ExperimentConfig) -> tuple[str, ...]:
+    """The methods every paired gain is read against: none, classical, and pseudo-labelling in
+    each mixing mode the run has (an unlabelled arm is read against its own mode's)."""
+    return (*BASELINES[:2], *(arm_label(BASELINES[2], mode) for mode in config.mixings()))
 
 
 def load_results(folder: str | Path) -> tuple[Results, dict]:
@@ -168,46 +158,23 @@ def load_results(folder: str | Path) -> tuple[Results, dict]:
     config = ExperimentConfig(**{k: tuple(v) if isinstance(v, list) else v
                                  for k, v in saved.items() if k in fields})
     runs, imbalance = read_rows(folder / RUNS_CSV), read_rows(folder / IMBALANCE_CSV)
-    results = Results(config, folder, meta.get("chosen_ratios", {}), runs,
-                      read_rows(folder / SWEEP_CSV), imbalance,
-                      summarise(runs, "test_accuracy", baselines=BASELINES),
-                      _imbalance_summary(imbalance), meta.get("chosen_thresholds", {}))
+    ratios, thresholds = (by_budget(meta.get(key, {}), config.budgets)
+                          for key in ("chosen_ratios", "chosen_thresholds"))
+    results = Results(config, folder, ratios, runs, read_rows(folder / SWEEP_CSV), imbalance,
+                      summarise(runs, "test_accuracy", baselines=baselines(config)),
+                      _imbalance_summary(imbalance), thresholds)
     return results, meta
 
 
 def _imbalance_summary(imbalance: list[dict]) -> list[dict]:
-    """Minority recall and balanced accuracy per method, each with its paired gain."""
+    """Minority recall and balanced accuracy per method, each with its paired gain over none
+    and over oversampling, the free remedy a generator must beat."""
     if not imbalance:
         return []
-    recall = summarise(imbalance, "minority_recall", ("none",), group=())
-    balanced = summarise(imbalance, "balanced_accuracy", ("none",), group=())
+    recall = summarise(imbalance, "minority_recall", ("none", "oversample"), group=())
+    balanced = summarise(imbalance, "balanced_accuracy", ("none", "oversample"), group=())
     return [{**r, **{k.replace("gain_", "balanced_gain_"): v for k, v in b.items()}}
             for r, b in zip(recall, balanced, strict=True)]
-
-
-def _best_settings(sweep: list[dict]) -> dict[str, tuple[float, float | None]]:
-    """For each arm, the (ratio, threshold) pair with the best mean validation accuracy."""
-    chosen = {}
-    for source in SOURCES:
-        scores: dict[tuple, list[float]] = {}
-        for row in sweep:
-            if row["method"] == source:
-                threshold = row.get("threshold", "")
-                key = (float(row["ratio"]), None if threshold in ("", None) else float(threshold))
-                scores.setdefault(key, []).append(float(row["val_accuracy"]))
-        if scores:
-            chosen[source] = max(scores, key=lambda k: sum(scores[k]) / len(scores[k]))
-    return chosen
-
-
-def choose_ratios(sweep: list[dict]) -> dict[str, float]:
-    """For each arm, the generated share of its best setting on validation."""
-    return {s: ratio for s, (ratio, _) in _best_settings(sweep).items()}
-
-
-def choose_thresholds(sweep: list[dict]) -> dict[str, float]:
-    """For each filtered arm (and pseudo-labels), the confidence threshold of its best setting."""
-    return {s: t for s, (_, t) in _best_settings(sweep).items() if t is not None}
 
 
 def _run_quietly(job: BudgetJob | ImbalanceJob) -> tuple[list[dict], float]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 
 import torch
@@ -38,6 +39,13 @@ FULL_METHODS = METHODS[:8] + UNLABELLED_SOURCES + REFERENCE_SOURCES  # --filter 
 QUICK_METHODS = METHODS[:4]
 IMBALANCE_METHODS = ("none", "oversample", "classical", "cvae", "cgan")
 VAL_SEED = 10_000  # the validation set is the same for every seed and budget
+# How an arm's generated images enter a batch of B real draws (genaug.experiment.stacks):
+# "replace": the last round(r * B) real images give way to generated ones (B in all);
+# "add": every real image stays and round(r * B / (1 - r)) generated ones are appended, so r
+# is the generated share of the combined batch in both modes and every arm sees the same real
+# images in the same steps. "both" runs each arm twice; an add-mode row is named "cgan@add".
+MIXINGS = ("replace", "add")
+MIXING_CHOICES = (*MIXINGS, "both")
 
 
 @dataclass(frozen=True)
@@ -49,16 +57,27 @@ class Method:
     source: str | None  # an entry of SOURCES, or None for real labelled images only
     classical: bool  # classical augmentation on top
     setting: str  # "labelled", "labelled + unlabelled" or "reference"
+    mixing: str = "replace"  # how its generated images enter a batch (MIXINGS)
 
 
 def parse_method(name: str) -> Method:
-    """``"cgan+classical"`` -> Method("cgan+classical", "cgan", True, "labelled")."""
-    if name not in METHODS:
-        raise ValueError(f"Unknown method {name!r}; choose from {', '.join(METHODS)}.")
-    base = name.removesuffix("+classical")
+    """``"cgan+classical"`` -> Method("cgan+classical", "cgan", True, "labelled"); a row of
+    add mode is named with its mode: ``"cgan@add"`` -> Method(..., mixing="add")."""
+    method, _, mixing = name.partition("@")
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose from {', '.join(METHODS)}.")
+    base = method.removesuffix("+classical")
     source = base if base in SOURCES else None
+    if mixing and (mixing not in MIXINGS[1:] or source is None):
+        raise ValueError(f"{name!r}: only an arm with generated images takes a mixing mode, "
+                         f"one of {', '.join(MIXINGS[1:])} (replace is the plain name).")
     setting = next(k for k, members in SETTINGS.items() if base in members)
-    return Method(name, source, name.endswith("classical"), setting)
+    return Method(name, source, method.endswith("classical"), setting, mixing or MIXINGS[0])
+
+
+def arm_label(name: str, mixing: str) -> str:
+    """The name a method's rows carry in ``mixing`` mode: ``cgan`` (replace), ``cgan@add``."""
+    return name if mixing == MIXINGS[0] else f"{name}@{mixing}"
 
 
 def with_filtered(methods: tuple[str, ...]) -> tuple[str, ...]:
@@ -80,11 +99,15 @@ class ExperimentConfig:
     seeds: int = 5  # seeds 0..seeds-1; an interval needs at least 3
     # the classifier: identical for every method, so every method gets the same compute
     classifier_steps: int = 2000
+    # a steps-per-budget rule: at least this many passes over a budget's labelled images, so
+    # the classifier trains to its plateau at larger budgets too; 0: classifier_steps everywhere
+    classifier_epochs: float = 0.0
     classifier_width: int = 32
     batch_size: int = 128
     # generated images in the classifier's batches
-    ratios: tuple[float, ...] = (0.25, 0.5, 0.75)  # generated share of a batch, tried on val
+    ratios: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75)  # generated shares tried on val, per budget
     ratio: float | None = None  # a fixed generated share instead of the validation sweep
+    mixing: str = "replace"  # "replace", "add" or "both": see MIXINGS
     thresholds: tuple[float, ...] = (0.5, 0.9)  # filtered-* and pseudo-label: the confidence
     # a classifier trained on the budget must give an image's label to keep it; tried on val
     n_synthetic: int = 5000  # images drawn once from each generator, then sampled per batch
@@ -134,6 +157,16 @@ class ExperimentConfig:
         used = {parse_method(m).source for m in self.methods}
         return tuple(s for s in SOURCES if s in used)
 
+    def classifier_steps_for(self, n_labelled: int) -> int:
+        """The classifier's steps on ``n_labelled`` real images (every method the same): at
+        least ``classifier_steps``, more where ``classifier_epochs`` passes need them."""
+        passes = math.ceil(self.classifier_epochs * n_labelled / self.batch_size)
+        return max(self.classifier_steps, passes)
+
+    def mixings(self) -> tuple[str, ...]:
+        """The mixing modes each generator arm runs in."""
+        return MIXINGS if self.mixing == "both" else (self.mixing,)
+
     def candidates(self) -> dict[str, list[tuple[float, float | None]]]:
         """Each arm's (ratio, threshold) settings that validation may choose between; an arm
         with a single one (a fixed ratio, no threshold) has nothing to choose."""
@@ -164,12 +197,13 @@ def preset(dataset: str | None = None, **overrides) -> ExperimentConfig:
         classifier_steps=pick(full=2000, quick=200),
         classifier_width=pick(full=32, quick=16),
         batch_size=pick(full=128, quick=64),
-        ratios=pick(full=(0.25, 0.5, 0.75), quick=(0.25, 0.5)),
+        ratios=pick(full=(0.1, 0.25, 0.5, 0.75), quick=(0.25, 0.5)),
         # quick mode fixes the share: its 200 validation images could not tell 0.25 from 0.5
         # (cVAE 68.6% vs 69.0%, cGAN 67.6% vs 66.8%, seeds spread over 9 points), and the sweep
         # cost the quick command 46 s of its 5 min 25 s on a 2-core CPU; every larger sweep
         # here chose 0.25
         ratio=pick(full=None, quick=0.25),
+        mixing=pick(full="both", quick="replace"),  # quick keeps its 5-minute grid
         n_synthetic=pick(full=5000, quick=500),
         n_unlabelled=pick(full=None, quick=5000),
         measure_pools=pick(full=True, quick=False),  # the judge costs a CPU about a minute

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Sequence
 
 from genaug.data import DATASETS, FOLDER
-from genaug.experiment.settings import METHODS, ExperimentConfig
+from genaug.experiment.settings import METHODS, MIXING_CHOICES, ExperimentConfig
+from genaug.experiment.stacks import generated_count
 from genaug.folder import MAX_SIZE
 from genaug.models.gan import LOSSES
 
@@ -43,13 +44,17 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _check_share(name: str, value, batch_size: int) -> None:
-    """A generated share of a batch: a finite number in (0, 1] that replaces at least one image."""
+def _check_share(name: str, value, config: ExperimentConfig) -> None:
+    """A generated share of a batch: a finite number in (0, 1] (below 1 where generated images
+    are added to the real ones) that brings in at least one generated image."""
+    adds = "add" in config.mixings()
     _require(_is_number(value) and 0 < value <= 1,
              f"{name} must be a share of the batch in (0, 1], got {value!r}.")
-    _require(round(value * batch_size) >= 1,
-             f"{name}={value} of a batch of {batch_size} replaces no image; use at least "
-             f"{1 / batch_size:.3g}.")
+    _require(not (adds and value == 1), f"{name}=1 in add mode would need endless generated "
+                                        "images beside the real batch; use a share below 1.")
+    fewest = min(generated_count(value, config.batch_size, m) for m in config.mixings())
+    _require(fewest >= 1, f"{name}={value} of a batch of {config.batch_size} brings in no "
+                          f"generated image; use at least {1 / config.batch_size:.3g}.")
 
 
 def _check_unique(name: str, values: Sequence, allowed: Sequence | None = None) -> None:
@@ -71,6 +76,9 @@ def _check_counts(config: ExperimentConfig) -> None:
         value = getattr(config, name)
         _require(_is_number(value) and value > 0, f"{name} must be a positive number, got "
                                                   f"{value!r}.")
+    epochs = config.classifier_epochs
+    _require(_is_number(epochs) and epochs >= 0, f"classifier_epochs must be a number of passes "
+                                                  f"(0 for none), got {epochs!r}.")
     _check_unique("budgets", config.budgets)
     bad = [str(b) for b in config.budgets if not (_is_int(b) and b > 0)]
     _require(not bad, f"budgets must be positive whole numbers of images per class, got "
@@ -89,6 +97,8 @@ def _check_choices(config: ExperimentConfig) -> None:
                                         f"{config.gan_loss!r}.")
     _require(_is_number(config.gan_ema_decay) and 0 <= config.gan_ema_decay < 1,
              f"gan_ema_decay must be in [0, 1), got {config.gan_ema_decay!r}.")
+    _require(config.mixing in MIXING_CHOICES,
+             f"mixing must be one of {', '.join(MIXING_CHOICES)}, got {config.mixing!r}.")
     for name in ("imbalance", "measure_pools"):
         value = getattr(config, name)
         _require(isinstance(value, bool), f"{name} must be True or False, got {value!r}.")
@@ -113,9 +123,9 @@ def _check_folder(config: ExperimentConfig) -> None:
 def _check_shares(config: ExperimentConfig) -> None:
     _check_unique("ratios", config.ratios)
     for value in config.ratios:
-        _check_share("each of ratios", value, config.batch_size)
+        _check_share("each of ratios", value, config)
     if config.ratio is not None:
-        _check_share("ratio", config.ratio, config.batch_size)
+        _check_share("ratio", config.ratio, config)
     fraction = config.imbalance_fraction
     _require(_is_number(fraction) and 0 < fraction <= 1,
              f"imbalance_fraction must be a share in (0, 1], got {fraction!r}.")

@@ -60,3 +60,19 @@ def copy_first_model(module: nn.Module, n_models: int) -> nn.Module:
             slices = tensor.unflatten(0, (n_models, -1))  # a view, whatever the memory format
             slices[1:] = slices[0]
     return module
+
+
+@torch.no_grad()
+def copy_models(source: nn.Module, n_source: int, target: nn.Module, n_target: int,
+                pairs: list[tuple[int, int]]) -> nn.Module:
+    """Copy model i of the ``source`` stack into model j of the ``target`` stack for each
+    (i, j) in ``pairs``: how models trained in separate stacks rejoin one."""
+    tensors = zip(list(source.parameters()) + list(source.buffers()),
+                  list(target.parameters()) + list(target.buffers()), strict=True)
+    for src, dst in tensors:
+        if dst.ndim > 0:  # model-major, as in copy_first_model; a counter (ndim 0) is shared
+            src_slices = src.unflatten(0, (n_source, -1))
+            dst_slices = dst.unflatten(0, (n_target, -1))
+            for i, j in pairs:
+                dst_slices[j] = src_slices[i]
+    return target
