@@ -34,10 +34,8 @@ from genaug.idx import (  # noqa: F401  (lookup names notebooks and tests import
     torchvision_root,
 )
 
-FASHION_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                   "Sneaker", "Bag", "Ankle boot")
 DIGIT_CLASSES = tuple(str(i) for i in range(10))
 DATASETS = ("fashion_mnist", "mnist", "digits", "cifar10")  # the named ones
 FOLDER = "folder"  # your own images: load_dataset(FOLDER, root=PATH)
@@ -177,10 +175,14 @@ def _digits_arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
     for c in range(10):
         members = torch.from_numpy(np.flatnonzero(labels == c))
         n_test = round(len(members) * DIGITS_TEST_FRACTION)
-        order = draw(torch.randperm, len(members), generator=generator, device=members.device)
-        test[members[order[:n_test]]] = True
+        test[shuffled(members, generator)[:n_test]] = True
     keep = test.numpy() if split == "test" else ~test.numpy()
     return images[keep], labels[keep]
+
+
+def shuffled(members: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """``members`` in a random order drawn from ``generator`` (a seeded, repeatable shuffle)."""
+    return members[draw(torch.randperm, len(members), generator=generator, device=members.device)]
 
 
 def stratified_indices(
@@ -205,8 +207,7 @@ def stratified_indices(
                 f"Asked for {per_class} images of class {c}, but only {len(members)} are "
                 "available; lower per_class (or the size of the excluded set)."
             )
-        order = draw(torch.randperm, len(members), generator=generator, device=members.device)
-        chosen.append(members[order[:per_class]])
+        chosen.append(shuffled(members, generator)[:per_class])
     return torch.cat(chosen).sort().values
 
 
@@ -230,8 +231,7 @@ def imbalanced_subset(
     for c in minority:
         members = torch.nonzero(labels == c).flatten()
         n_keep = max(1, round(len(members) * fraction))
-        order = draw(torch.randperm, len(members), generator=generator, device=members.device)
-        dropped = members[order[n_keep:]]
+        dropped = shuffled(members, generator)[n_keep:]
         keep[dropped] = False
     return dataset.subset(torch.nonzero(keep).flatten())
 
@@ -244,14 +244,8 @@ class DeviceLoader:
     models fast on a GPU, where a classic ``DataLoader`` would leave it waiting.
     """
 
-    def __init__(
-        self,
-        *tensors: torch.Tensor,
-        batch_size: int,
-        shuffle: bool = True,
-        drop_last: bool = False,
-        seed: int = 0,
-    ) -> None:
+    def __init__(self, *tensors: torch.Tensor, batch_size: int, shuffle: bool = True,
+                 drop_last: bool = False, seed: int = 0) -> None:
         if not tensors:
             raise ValueError("DeviceLoader needs at least one tensor, e.g. "
                              "DeviceLoader(x, y, ...).")

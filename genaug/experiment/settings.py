@@ -207,6 +207,21 @@ def preset(dataset: str | None = None, **overrides) -> ExperimentConfig:
         n_synthetic=pick(full=5000, quick=500),
         n_unlabelled=pick(full=None, quick=5000),
         measure_pools=pick(full=True, quick=False),  # the judge costs a CPU about a minute
+        **_generator_recipes(small),
+        val_per_class=pick(full=20 if small else 50, quick=20),
+        imbalance_per_class=pick(full=100 if small else 200, quick=50),
+        imbalance_fraction=pick(full=0.1, quick=0.2),
+    )
+    config = dataclasses.replace(config, **_known(overrides))
+    if name == FOLDER and config.data_root is not None:
+        counts = config.load("train").class_counts().tolist()
+        config = fitted_to(config, counts, given=set(overrides))
+    return config
+
+
+def _generator_recipes(small: bool) -> dict:
+    """The generators' steps and recipes in the current mode (``small``: the 8x8 digits)."""
+    return dict(
         generator_steps=pick(full=2000, quick=150),
         cvae_width=pick(full=32, quick=16),
         cvae_lr=pick(full=2e-3, quick=5e-3),
@@ -218,15 +233,7 @@ def preset(dataset: str | None = None, **overrides) -> ExperimentConfig:
         diffusion_width=pick(full=64, quick=16),
         diffusion_lr=pick(full=2e-3, quick=3e-3),
         diffusion_sample_steps=pick(full=20, quick=10),
-        val_per_class=pick(full=20 if small else 50, quick=20),
-        imbalance_per_class=pick(full=100 if small else 200, quick=50),
-        imbalance_fraction=pick(full=0.1, quick=0.2),
     )
-    config = dataclasses.replace(config, **_known(overrides))
-    if name == FOLDER and config.data_root is not None:
-        counts = config.load("train").class_counts().tolist()
-        config = fitted_to(config, counts, given=set(overrides))
-    return config
 
 
 def minority_classes(n_classes: int) -> tuple[int, ...]:
