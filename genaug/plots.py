@@ -119,28 +119,42 @@ def plot_with_ci(
     logx: bool = True,
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
-    """One line per series with a shaded band: ``series[name] = (mean, low, high)`` over ``x``."""
+    """One line per series with a shaded band: ``series[name] = (mean, low, high)`` over ``x``;
+    with a single x, an error bar per series on a named axis instead (see _one_x)."""
     ax = _axis(ax, (6, 4))
-    for i, (name, (mean, low, high)) in enumerate(series.items()):
-        if len(x) == 1:  # one point has no band to shade: error bars side by side instead
-            shift = x[0] * 0.04 * (i - (len(series) - 1) / 2)
-            ax.errorbar([x[0] + shift], mean, yerr=[[mean[0] - low[0]], [high[0] - mean[0]]],
-                        marker="o", capsize=4, label=name)
-            continue
-        (line,) = ax.plot(x, mean, marker="o", label=name)
-        ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2)
-    if logx:
+    if len(x) == 1:  # one x has no band to shade
+        _one_x(ax, series, f"at {x[0]:g} {xlabel}")
+    else:
+        for name, (mean, low, high) in series.items():
+            (line,) = ax.plot(x, mean, marker="o", label=name)
+            ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2)
+        ax.set_xlabel(xlabel)
+    if logx and len(x) > 1:
         ax.set_xscale("log")
         ax.set_xticks(list(x))
         ax.set_xticklabels([str(v) for v in x])
         ax.xaxis.set_minor_formatter(NullFormatter())  # no "6x10^0" labels between the budgets
-    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend()
     if title:
         ax.set_title(title)
     return ax
+
+
+def _one_x(ax: plt.Axes, series: Mapping, axis_label: str, looks: Mapping | None = None) -> None:
+    """A single x value (one budget): an error bar per series at its own position, named on an
+    axis whose label gives that value (after the names it already holds under that label), so
+    bars side by side never read as several values of x, as on a log axis they did."""
+    names = ([t.get_text() for t in ax.get_xticklabels()]
+             if ax.get_xlabel() == axis_label else [])
+    for i, (name, (mean, low, high)) in enumerate(series.items(), len(names)):
+        ax.errorbar([i], mean, yerr=[[mean[0] - low[0]], [high[0] - mean[0]]], label=name,
+                    **{"marker": "o", "capsize": 4, **(looks or {}).get(name, {})})
+    names += list(series)
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    ax.set_xlabel(axis_label)
 
 
 def plot_reference_lines(
@@ -153,7 +167,11 @@ def plot_reference_lines(
     ``x``, each in its own colour and dash with its interval as error bars (nudged apart along
     x), so no two look alike and none looks like a method's solid line and band."""
     styles = cycle(REFERENCE_STYLES)
-    for i, (name, (mean, low, high)) in enumerate(series.items()):
+    if len(x) == 1:  # after the methods plot_with_ci named on its axis for the one x
+        looks = {f"{name}{suffix}": {"linestyle": dash, "color": colour, "marker": "s"}
+                 for name, (dash, colour) in zip(series, styles, strict=False)}
+        _one_x(ax, {f"{n}{suffix}": v for n, v in series.items()}, ax.get_xlabel(), looks)
+    for i, (name, (mean, low, high)) in enumerate(series.items() if len(x) > 1 else []):
         dash, colour = next(styles)
         nudge = 1 + 0.03 * (i - (len(series) - 1) / 2)  # a factor: the budgets' axis is log
         ax.errorbar([v * nudge for v in x], mean, capsize=3, marker="s", markersize=4,

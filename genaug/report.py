@@ -193,8 +193,9 @@ def plot_results(results: Results) -> plt.Figure:
     budgets = sorted({r["budget"] for r in results.summary})
     methods = list(dict.fromkeys(r["method"] for r in results.summary))
     plot_with_ci(budgets, _bands(results.summary, budgets, "test_accuracy"),
-                 "labelled images per class", "test accuracy (%)",
-                 title="Accuracy vs label budget (95% CI)", ax=left)
+                 "labelled images per class", "test accuracy (%)", ax=left,
+                 title="Accuracy vs label budget (95% CI)" if len(budgets) > 1
+                 else "Test accuracy (95% CI)")
     # 'none' has no gain line: skip its colour so each method keeps one colour in both panels
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     right.set_prop_cycle(color=[palette[i % len(palette)] for i, m in enumerate(methods)
@@ -209,7 +210,8 @@ def plot_results(results: Results) -> plt.Figure:
     right.axhline(0, color="black", linewidth=0.8)
     if len(methods) > 4:  # many arms: one legend beside the panels, never over the bars
         _legend_beside(fig, left, mixed_settings=len({parse_method(m).setting
-                                                      for m in methods}) > 1)
+                                                      for m in methods}) > 1,
+                       named_axis=len(budgets) == 1)
     return fig
 
 
@@ -236,10 +238,11 @@ def plot_gains_by_setting(results: Results) -> plt.Figure:
 SETTING_STYLES = {"labelled": "-", "labelled + unlabelled": "--", "reference": ":"}
 
 
-def _legend_beside(fig: plt.Figure, left: plt.Axes, mixed_settings: bool) -> None:
+def _legend_beside(fig: plt.Figure, left: plt.Axes, mixed_settings: bool,
+                   named_axis: bool = False) -> None:
     """The legends of both panels become one beside them; with arms of several settings, solid
     lines for labelled-only arms, dashed for those using unlabelled images, dotted for the
-    oracle reference."""
+    oracle reference. A ``named_axis`` (one budget: the methods named under it) gets room."""
     for ax in fig.axes:
         for line in ax.get_lines():
             if mixed_settings and not line.get_label().startswith("_"):
@@ -250,4 +253,4 @@ def _legend_beside(fig: plt.Figure, left: plt.Axes, mixed_settings: bool) -> Non
     fig.legend(*left.get_legend_handles_labels(), loc="center left", bbox_to_anchor=(0.81, 0.5),
                fontsize=8, title=title, title_fontsize=8)
     fig.set_layout_engine("none")  # the course style's tight layout would ignore the legend
-    fig.subplots_adjust(right=0.8, wspace=0.25)
+    fig.subplots_adjust(right=0.8, wspace=0.25, bottom=0.3 if named_axis else None)
