@@ -61,3 +61,18 @@ def test_oracle_lines_differ_from_each_other_and_carry_their_intervals():
                    for c in oracle for seg in c.lines[2][0].get_segments()]
         assert max(heights) > 0  # an interval of real width, not a bare line
     plt.close(fig)
+
+
+def test_a_single_budget_is_one_named_point_per_method_not_a_log_budget_axis():
+    """One budget on a log budget axis read as four budgets (issue 28): with one x, each series
+    is its own named position on a linear axis that says which budget it is."""
+    import matplotlib.pyplot as plt
+
+    from genaug.plots import plot_with_ci
+
+    series = {"none": ([0.70], [0.68], [0.72]), "cgan": ([0.71], [0.69], [0.73])}
+    ax = plot_with_ci([20], series, xlabel="labelled images per class", ylabel="accuracy")
+    assert ax.get_xscale() == "linear"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["none", "cgan"]
+    assert "20" in ax.get_xlabel()
+    plt.close(ax.figure)
