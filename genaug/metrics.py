@@ -19,7 +19,7 @@ from genaug.augment import config_for
 from genaug.checkpoint import cached
 from genaug.config import pick
 from genaug.data import FOLDER, ImageDataset, load_dataset
-from genaug.device import get_device
+from genaug.device import get_device, make_generator
 from genaug.models.classifier import ClassifierConfig, SmallCNN
 from genaug.models.modes import evaluating
 from genaug.train import fit_classifier, predict
@@ -194,7 +194,7 @@ def sample_quality(model: torch.nn.Module, test: ImageDataset, judge: SmallCNN, 
     conditional = model.config.n_classes > 0
     labels = torch.arange(n, device=test.device) % test.n_classes
     images = model.sample(n, labels=labels if conditional else None,
-                          generator=torch.Generator().manual_seed(seed)).float()
+                          generator=make_generator(seed)).float()
     real, fake = extract_features(judge, test.images[:n]), extract_features(judge, images)
     precision, recall = precision_recall(real, fake)
     scores = {"Frechet distance": frechet_distance(real, fake), "precision": precision,

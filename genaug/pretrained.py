@@ -105,9 +105,9 @@ def recipe_of(name: str) -> Recipe:
     return RECIPES[name]
 
 
-def record(name: str) -> dict[str, Any]:
+def record(name: str, root: Path | None = None) -> dict[str, Any]:
     """The record shipped beside ``name``'s weights (recipe, hash, hardware, quality)."""
-    path = folder() / f"{name}.json"
+    path = (root or folder()) / f"{name}.json"
     recipe_of(name)
     if not path.is_file():
         raise PretrainedError(f"{path} is missing: train it with `python -m genaug pretrain "
@@ -136,13 +136,13 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def load(name: str, device: torch.device | str = "cpu") -> nn.Module:
+def load(name: str, device: torch.device | str = "cpu", root: Path | None = None) -> nn.Module:
     """``name``'s shipped model, hash-checked, in eval mode on ``device`` (float32).
 
     Generators keep their ``sample(n, labels, generator)``; the judge is a SmallCNN.
     """
-    facts = record(name)
-    path = folder() / f"{name}.pt"
+    facts = record(name, root)
+    path = (root or folder()) / f"{name}.pt"
     retrain = f"retrain it with `python -m genaug pretrain {name}`"
     if not path.is_file() or sha256(path) != facts.get("sha256"):
         raise PretrainedError(f"{path} is missing or does not match the SHA-256 in its record "

@@ -25,7 +25,7 @@ from genaug.data import FOLDER, ImageDataset, load_dataset
 from genaug.device import describe, get_device
 from genaug.evaluation import evaluate
 from genaug.metrics import sample_quality
-from genaug.pretrained import RECIPES, build, folder, load, recipe_of, sha256
+from genaug.pretrained import build, folder, load, recipe_of, sha256
 from genaug.toyfolder import make_shapes_folder
 from genaug.train import fit_classifier, fit_gan, fit_vae
 from genaug.train_diffusion import fit_diffusion
@@ -71,8 +71,8 @@ def quality(name: str, model: nn.Module, test: ImageDataset,
 
 
 def ship(name: str, model: nn.Module, train: ImageDataset, seconds: float,
-         out: Path) -> Path:
-    """Write ``out/<name>.pt`` (float16 weights) and the record of how it was made."""
+         out: Path) -> dict[str, Any]:
+    """Write ``out/<name>.pt`` (float16 weights) and the record of how it was made; the record."""
     state = model_state(model)
     state["model"] = {k: v.half() if v.is_floating_point() else v
                       for k, v in state["model"].items()}
@@ -91,7 +91,7 @@ def ship(name: str, model: nn.Module, train: ImageDataset, seconds: float,
         "dtype": "float16", "sha256": sha256(weights),
     }
     (out / f"{name}.json").write_text(json.dumps(facts, indent=1) + "\n")
-    return weights
+    return facts
 
 
 def hardware(model: nn.Module) -> str:
@@ -116,9 +116,8 @@ def pretrain(name: str, device: torch.device | None = None, out: Path | None = N
     state = cache_root() / "pretrain" / f"{name}-state.pt"
     clock = _Clock(state)
     fit(name, model, train, state)
-    ship(name, model, train, clock.total(), out)
-    shipped = load(name, device)
-    facts = json.loads((out / f"{name}.json").read_text())
+    facts = ship(name, model, train, clock.total(), out)
+    shipped = load(name, device, root=out)  # the copy just written, as a learner reads it
     facts["quality"] = quality(name, shipped, test, judge_for(name, device))
     (out / f"{name}.json").write_text(json.dumps(facts, indent=1) + "\n")
     return facts
@@ -142,5 +141,3 @@ class _Clock:
         """Seconds of every part so far, this one included."""
         return self.seconds + time.time() - self.started
 
-
-__all__ = ["RECIPES", "pretrain", "quality"]

@@ -126,8 +126,14 @@ def test_pretrain_resumes_and_ships_a_model_it_can_load(tmp_path, monkeypatch):
     monkeypatch.setenv("GENAUG_CACHE", str(tmp_path / "cache"))
     monkeypatch.setitem(RECIPES, "gan", dataclasses.replace(RECIPES["gan"], steps=6))
     monkeypatch.setattr(pretraining, "judge_for", lambda name, device: None)
+    measured = []
+    monkeypatch.setattr(pretraining, "quality", lambda name, model, test, judge:
+                        measured.append(model) or {})
     facts = pretraining.pretrain("gan", torch.device("cpu"), out=tmp_path)
     assert facts["recipe"]["steps"] == 6 and facts["sha256"] == sha256(tmp_path / "gan.pt")
+    shipped = torch.load(tmp_path / "gan.pt", weights_only=True)["model"]
+    assert all(torch.equal(p.half(), shipped[k]) for k, p in measured[0].state_dict().items()
+               if p.is_floating_point()), "pretrain must measure the copy it wrote to --out"
     monkeypatch.setenv(pretrained.PRETRAINED_ENV, str(tmp_path))
     assert load("gan").sample(2).shape == (2, 1, 28, 28)
     state = torch.load(tmp_path / "cache" / "pretrain" / "gan-state.pt", weights_only=True)
