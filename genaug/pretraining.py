@@ -24,7 +24,7 @@ from genaug.config import cache_root
 from genaug.data import FOLDER, ImageDataset, load_dataset
 from genaug.device import describe, get_device
 from genaug.evaluation import evaluate
-from genaug.metrics import sample_quality
+from genaug.metrics import class_accuracy, reference_classifier, sample_quality
 from genaug.pretrained import build, folder, load, recipe_of, sha256
 from genaug.toyfolder import make_shapes_folder
 from genaug.train import fit_classifier, fit_gan, fit_vae
@@ -39,10 +39,14 @@ def training_data(name: str, device: torch.device) -> tuple[ImageDataset, ImageD
     """The recipe's (train, test) splits: Fashion-MNIST, or notebook 10's shapes folder."""
     recipe = recipe_of(name)
     if recipe.data == "shapes":
-        root = make_shapes_folder(cache_root() / "shapes", per_class=SHAPES_PER_CLASS)
-        return tuple(load_dataset(FOLDER, split, root=root, device=device)
+        return tuple(load_dataset(FOLDER, split, root=shapes_folder(), device=device)
                      for split in ("train", "test"))
     return tuple(load_dataset(recipe.data, split, device=device) for split in ("train", "test"))
+
+
+def shapes_folder() -> Path:
+    """Notebook 10's offline colour folder at its full-mode size, drawn once into the cache."""
+    return make_shapes_folder(cache_root() / "shapes", per_class=SHAPES_PER_CLASS)
 
 
 def fit(name: str, model: nn.Module, train: ImageDataset, state: Path) -> None:
@@ -56,9 +60,13 @@ def fit(name: str, model: nn.Module, train: ImageDataset, state: Path) -> None:
 
 
 def judge_for(name: str, device: torch.device) -> nn.Module | None:
-    """The shipped judge for Fashion-MNIST models (None for the judge itself, or colour ones)."""
-    if name == "judge" or recipe_of(name).data != "fashion_mnist":
+    """The judge of a generator's samples: the shipped judge for Fashion-MNIST models, the
+    shapes folder's reference classifier (as notebook 10 builds it) for the colour ones; None
+    for the judge itself."""
+    if name == "judge":
         return None
+    if recipe_of(name).data == "shapes":
+        return reference_classifier(FOLDER, device, root=shapes_folder())
     return load("judge", device)
 
 
@@ -118,7 +126,11 @@ def pretrain(name: str, device: torch.device | None = None, out: Path | None = N
     fit(name, model, train, state)
     facts = ship(name, model, train, clock.total(), out)
     shipped = load(name, device, root=out)  # the copy just written, as a learner reads it
-    facts["quality"] = quality(name, shipped, test, judge_for(name, device))
+    judge = judge_for(name, device)
+    facts["quality"] = quality(name, shipped, test, judge)
+    if recipe_of(name).data == "shapes":  # a judge trained here, not shipped: say how good it is
+        facts["quality"]["judge on real test images"] = round(
+            class_accuracy(judge, test.images, test.labels), 4)
     (out / f"{name}.json").write_text(json.dumps(facts, indent=1) + "\n")
     return facts
 

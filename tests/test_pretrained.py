@@ -158,3 +158,17 @@ def test_the_fashion_mnist_judge_is_the_shipped_one():
     judge, shipped = reference_classifier("fashion_mnist", torch.device("cpu")), load("judge")
     assert all(torch.equal(a, b) for a, b in zip(judge.state_dict().values(),
                                                  shipped.state_dict().values(), strict=True))
+
+
+def test_colour_generators_are_judged_by_the_shapes_folders_own_classifier(monkeypatch):
+    """Notebook 10's generators get a judge of their own folder, not the Fashion-MNIST one (and
+    not none: every shipped generator's record holds measured quality)."""
+    from genaug import pretraining
+
+    asked = []
+    monkeypatch.setattr(pretraining, "reference_classifier",
+                        lambda dataset, device, root: asked.append((dataset, root)) or "judge")
+    monkeypatch.setattr(pretraining, "shapes_folder", lambda: Path("/shapes"))
+    assert pretraining.judge_for("colour-cgan", torch.device("cpu")) == "judge"
+    assert asked == [("folder", Path("/shapes"))]
+    assert pretraining.judge_for("judge", torch.device("cpu")) is None
