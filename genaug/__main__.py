@@ -237,7 +237,7 @@ def _add_experiment(sub) -> None:
                      help="override one setting of ExperimentConfig, e.g. classifier_steps=600")
     exp.add_argument("--quick", action="store_true", help="quick mode: CPU-sized, minutes")
     exp.add_argument("--workers", type=whole_number(1),
-                     help="parallel jobs (default: 4 on a GPU, 1 on CPU)")
+                     help="parallel one-thread jobs (default: one per CPU core, at most 4)")
     exp.add_argument("--out", help="results folder (default: results/<mode>-<dataset>)")
     exp.set_defaults(run=_experiment)
 

@@ -229,6 +229,9 @@ def execute(paths: list[Path], full: bool, timeout: int, times_file: Path = TIME
     os.environ["GENAUG_PROGRESS"] = "0"  # progress bars would clutter the stored outputs
     os.environ.pop("MPLBACKEND", None)  # Agg would keep the figures out of the stored outputs
     os.environ.setdefault("GENAUG_DOWNLOAD", "0")
+    # the kernels import this checkout's genaug, not another copy installed elsewhere
+    paths_before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), paths_before]))
     mode = "full" if full else "quick"
     times = json.loads(times_file.read_text()) if times_file.is_file() else {}
     failures = 0
