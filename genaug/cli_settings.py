@@ -1,7 +1,8 @@
 """``--set NAME=VALUE``: one ExperimentConfig setting from the command line, of the right type.
 
 Numbers, booleans and words as themselves; a tuple setting (``imbalance_minority``, ``ratios``,
-``thresholds``) as comma-separated items, e.g. ``--set imbalance_minority=0,3``. Settings with
+``thresholds``, ``classical_recipes``) as comma-separated items, e.g. ``--set
+imbalance_minority=0,3`` or ``--set classical_recipes=shift+flip,flip``. Settings with
 options of their own are refused with the option's name, and a setting given twice is refused.
 """
 
@@ -37,7 +38,7 @@ def _parse_number(name: str, text: str, kind: type, many: bool = False) -> int |
 def _parse_value(name: str, text: str, default):
     """``text`` read as a value of ``default``'s type; a tuple from comma-separated items."""
     if isinstance(default, tuple):  # e.g. imbalance_minority=0,3 or ratios=0.25,0.5
-        return tuple(_parse_number(name, part, type(default[0]), many=True)
+        return tuple(_parse_number(name, part.strip(), type(default[0]), many=True)
                      for part in text.split(","))
     if isinstance(default, bool):
         return _parse_bool(name, text)

@@ -6,7 +6,7 @@ import math
 
 import matplotlib.pyplot as plt
 
-from genaug.experiment import ExperimentConfig, Results, parse_method
+from genaug.experiment import CLASSICAL, ExperimentConfig, Results, parse_method
 from genaug.plots import plot_reference_lines, plot_with_ci
 from genaug.stats import MIN_SEEDS, format_table
 from genaug.verdicts import (
@@ -125,13 +125,29 @@ def _share_note(config: ExperimentConfig, ratios: dict[int, dict[str, float]],
     return f", {mixing}, generated share {_chosen(ratios, swept)}"
 
 
+def _recipe_note(results: Results) -> str:
+    """Classical augmentation's recipe (every '+classical' arm's too): the only candidate, or
+    the one chosen on validation at each budget; nothing for a folder that predates the choice."""
+    chosen = {b: arms[CLASSICAL] for b, arms in sorted(results.recipes.items())
+              if CLASSICAL in arms}
+    candidates = results.config.classical_recipes
+    if not chosen:
+        return ""
+    if len(candidates) == 1:
+        return f", classical recipe {candidates[0]}"
+    return (f", classical recipe chosen on validation per budget from {', '.join(candidates)}: "
+            + ", ".join(f"{b} per class: {recipe}" for b, recipe in chosen.items()))
+
+
 def settings_note(results: Results) -> str:
-    """The run's classifier steps, generated share, mixing and thresholds, in one line."""
+    """The run's classifier steps, generated share, mixing, thresholds and classical recipe, in
+    one line."""
     swept = {r["budget"] for r in results.sweep}
     thresholds = (f", confidence thresholds {_chosen(results.thresholds, swept)}"
                   if any(results.thresholds.values()) else "")
     return (f"{results.config.seeds} seeds, {_steps_note(results)} per method"
-            + _share_note(results.config, results.ratios, swept) + thresholds)
+            + _share_note(results.config, results.ratios, swept) + thresholds
+            + _recipe_note(results))
 
 
 def _steps_note(results: Results) -> str:

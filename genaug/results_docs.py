@@ -81,22 +81,25 @@ def _imbalance(results: Results, meta: dict, rows: list[dict]) -> str:
 
 
 def _means(runs: list[dict], keys: tuple[str, ...]) -> list[dict]:
-    """Per (budget, method, ratio, threshold): the mean over seeds of each of ``keys``."""
+    """Per (budget, method, ratio, threshold, classical recipe): the mean over seeds of each of
+    ``keys``."""
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
         if all(r.get(k) not in (None, "") for k in keys):
-            key = (r["budget"], r["method"], r.get("ratio", ""), r.get("threshold", ""))
+            key = (r["budget"], r["method"], r.get("ratio", ""), r.get("threshold", ""),
+                   r.get("classical_recipe", ""))
             groups.setdefault(key, []).append(r)
-    return [{"budget": b, "method": m, "share": ratio, "threshold": t, "seeds": len(g),
-             **{k: mean(float(r[k]) for r in g) for k in keys}}
-            for (b, m, ratio, t), g in groups.items()]
+    return [{"budget": b, "method": m, "share": ratio, "threshold": t, "recipe": recipe,
+             "seeds": len(g), **{k: mean(float(r[k]) for r in g) for k in keys}}
+            for (b, m, ratio, t, recipe), g in groups.items()]
 
 
 def _sweep(results: Results, meta: dict, rows: list[dict]) -> str:
     found = _means(results.sweep, ("val_accuracy",))
     for r in found:
         r["validation accuracy %"] = f"{100 * r['val_accuracy']:.1f}"
-    return _table(found, ["budget", "method", "share", "threshold", "seeds",
+    recipe = ["recipe"] if any(r["recipe"] for r in found) else []  # a folder from before: none
+    return _table(found, ["budget", "method", "share", "threshold", *recipe, "seeds",
                           "validation accuracy %"])
 
 

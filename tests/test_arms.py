@@ -168,8 +168,9 @@ def test_an_arm_with_one_candidate_keeps_it_without_a_sweep():
     one = preset("digits", ratio=0.25, thresholds=(0.9,), methods=("none", "filtered-cgan"))
     assert not needs_sweep(one)
     per_budget = {b: ({"filtered-cgan": 0.25}, {"filtered-cgan": 0.9}) for b in one.budgets}
-    ratios, thresholds = chosen_settings(one, [])
+    ratios, thresholds, recipes = chosen_settings(one, [])
     assert {b: (ratios[b], thresholds[b]) for b in one.budgets} == per_budget
+    assert all(not r for r in recipes.values())  # no method augments: no recipe to choose
     both = dataclasses.replace(one, mixing="both")  # each mixing mode is an arm of its own
     assert chosen_settings(both, [])[0][one.budgets[0]] == {"filtered-cgan": 0.25,
                                                            "filtered-cgan@add": 0.25}

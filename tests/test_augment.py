@@ -4,12 +4,15 @@ import pytest
 import torch
 
 from genaug.augment import (
+    CLASSICAL_RECIPES,
+    DEFAULT_RECIPE,
     AugmentConfig,
     augment,
     config_for,
     random_affine,
     random_erasing,
     random_hflip,
+    recipes_for,
 )
 from genaug.data import load_dataset
 from genaug.device import make_generator
@@ -54,6 +57,26 @@ def test_zero_strength_is_the_identity(images):
 def test_no_flips_for_digits():
     assert config_for("digits").hflip is False and config_for("mnist").hflip is False
     assert config_for("fashion_mnist").hflip is True
+
+
+def test_the_classical_recipes_differ_only_in_their_shift(images):
+    """The default is the recipe the course always trained with; the others shift less, flip
+    alike (never a digit), and jitter colour images alike."""
+    assert config_for("fashion_mnist") == AugmentConfig(degrees=0.0, scale=(1.0, 1.0),
+                                                        hflip=True, erase_p=0.0)
+    assert config_for("fashion_mnist", recipe=DEFAULT_RECIPE) == config_for("fashion_mnist")
+    for name in CLASSICAL_RECIPES:
+        colour, digits = config_for("folder", 3, name), config_for("digits", 1, name)
+        assert colour.jitter > 0 and colour.hflip and not digits.hflip and digits.jitter == 0
+    shifts = [config_for("cifar10", 3, name).translate for name in CLASSICAL_RECIPES]
+    assert shifts == sorted(shifts, reverse=True) and len(set(shifts)) == len(shifts)
+    flip = augment(images, make_generator(0), config_for("fashion_mnist", recipe="flip"))
+    mirrored = (flip - images.flip(-1)).flatten(1).abs().amax(1) < 1e-5  # (N,)
+    kept = (flip - images).flatten(1).abs().amax(1) < 1e-5
+    assert (mirrored | kept).all() and mirrored.any() and kept.any()  # flip-only never shifts
+    assert "flip" in recipes_for("fashion_mnist") and "flip" not in recipes_for("digits")
+    with pytest.raises(ValueError, match="Unknown classical recipe 'blur'; choose from"):
+        config_for("digits", recipe="blur")
 
 
 def test_hflip_mirrors_some_images_and_leaves_the_rest(images):

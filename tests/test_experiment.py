@@ -87,8 +87,8 @@ def test_stacked_batches_are_paired_mixed_and_augmented_as_asked():
     pool = (torch.zeros(10, 1, 8, 8), torch.full((10,), 2))
     recipes = [Recipe("none", data), Recipe("none", data),
                Recipe("cvae", data, synthetic=pool, ratio=0.25),
-               Recipe("classical", data, augment=True)]
-    x, y = next(stacked_batches(recipes, 16, seed=0, aug=config_for("digits")))
+               Recipe("classical", data, augment=config_for("digits"))]
+    x, y = next(stacked_batches(recipes, 16, seed=0))
     assert x.shape == (4, 16, 1, 8, 8) and y.shape == (4, 16)
     assert torch.equal(x[0], x[1])  # same real images for every recipe over the same data
     assert torch.equal(x[2][:12], x[0][:12]) and (x[2][12:] == 0).all()  # last quarter generated
@@ -101,7 +101,7 @@ def test_oversampling_weights_balance_the_classes():
     data = ImageDataset(torch.rand(100, 1, 8, 8), labels, ("a", "b"), "digits")
     counts = torch.bincount(labels).float()
     recipe = Recipe("oversample", data, weights=1.0 / counts[labels])
-    _, y = next(stacked_batches([recipe], 4000, seed=1, aug=config_for("digits")))
+    _, y = next(stacked_batches([recipe], 4000, seed=1))
     share = (y == 1).float().mean().item()
     assert 0.45 < share < 0.55, f"minority share {share} should be about one half"
 

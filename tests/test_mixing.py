@@ -38,7 +38,7 @@ def test_replace_mode_draws_the_same_batches_as_before_add_mode_existed():
     weights = torch.tensor([1.0] * 6 + [2.0] * 6 + [3.0] * 6)
     recipes = [Recipe("none", data), Recipe("cvae", data, synthetic=pool, ratio=0.25),
                Recipe("cgan", data, synthetic=pool, ratio=0.5), Recipe("o", data, weights=weights)]
-    batches = stacked_batches(recipes, 16, seed=3, aug=config_for("digits"))
+    batches = stacked_batches(recipes, 16, seed=3)
     digest = hashlib.sha256()
     for _ in range(3):
         x, y = next(batches)
@@ -69,7 +69,7 @@ def _spy_on_training(monkeypatch, steps: int) -> list:
 def test_in_add_mode_every_arm_sees_the_real_images_of_none_in_the_same_steps(monkeypatch):
     data, pool, steps, real = _data(), _pool(), 6, 12
     config = preset("digits", batch_size=real, classifier_width=4)
-    recipes = [Recipe("none", data), Recipe("classical", data, augment=True),
+    recipes = [Recipe("none", data), Recipe("classical", data, augment=config_for("digits")),
                Recipe("cvae@add", data, synthetic=pool, ratio=0.25, mixing="add"),
                Recipe("cgan@add", data, synthetic=pool, ratio=0.5, mixing="add"),
                Recipe("cgan@add", data, synthetic=pool, ratio=0.25, mixing="add")]

@@ -10,7 +10,8 @@ The design, in the order the runner follows it:
    plus the training split's other images without their labels (latent variations, fine-tuned
    generators, pseudo-labels); or, as a reference line only, every label (oracle generators).
 4. The share of generated images in a batch (and an arm's confidence threshold) is chosen on
-   the validation set at each budget (a short sweep, ``choices``), unless a ratio is fixed.
+   the validation set at each budget (a short sweep, ``choices``), unless a ratio is fixed; so
+   is classical augmentation's recipe, which every '+classical' arm of that budget shares.
    Generated images replace real ones in each batch, or are added beside a full real batch
    (``mixing``; see ``stacks``), or both, each mode an arm of its own.
 5. Every method trains the same classifier for the same number of steps. The methods of one
@@ -30,12 +31,13 @@ results folder's ``config.json``.
 """
 
 from genaug.experiment.arms import ArmData, Pool, PoolMaker, arm_data
-from genaug.experiment.choices import choose_ratios, choose_thresholds
+from genaug.experiment.choices import choose_ratios, choose_recipes, choose_thresholds
 from genaug.experiment.generators import build_generator, train_generator
 from genaug.experiment.jobs import BudgetJob, ImbalanceJob, recipe_for
 from genaug.experiment.results_io import read_rows
 from genaug.experiment.runner import Results, default_workers, load_results, run_experiment
 from genaug.experiment.settings import (
+    CLASSICAL,
     GENERATORS,
     IMBALANCE_METHODS,
     METHODS,
@@ -55,11 +57,11 @@ from genaug.experiment.stacks import Recipe, stacked_batches, train_stack
 from genaug.experiment.validation import ConfigError, validate
 
 __all__ = [
-    "GENERATORS", "IMBALANCE_METHODS", "METHODS", "MIXINGS", "SETTINGS", "SOURCES", "VAL_SEED",
-    "ArmData", "arm_data", "arm_label", "BudgetJob", "build_generator", "choose_ratios",
-    "choose_thresholds", "ConfigError", "default_workers", "ExperimentConfig", "ImbalanceJob",
-    "load_results", "Method", "minority_classes", "parse_method", "Pool", "PoolMaker", "preset",
-    "read_rows",
-    "Recipe", "recipe_for", "Results", "run_experiment", "stacked_batches", "train_generator",
-    "train_stack", "validate", "with_filtered",
+    "CLASSICAL", "GENERATORS", "IMBALANCE_METHODS", "METHODS", "MIXINGS", "SETTINGS", "SOURCES",
+    "VAL_SEED", "ArmData", "arm_data", "arm_label", "BudgetJob", "build_generator",
+    "choose_ratios", "choose_recipes", "choose_thresholds", "ConfigError", "default_workers",
+    "ExperimentConfig", "ImbalanceJob", "load_results", "Method", "minority_classes",
+    "parse_method", "Pool", "PoolMaker", "preset", "read_rows", "Recipe", "recipe_for",
+    "Results", "run_experiment", "stacked_batches", "train_generator", "train_stack",
+    "validate", "with_filtered",
 ]

@@ -1,36 +1,36 @@
-"""Validation's choices: per budget, each arm's generated share and confidence threshold.
+"""Validation's choices: per budget, each arm's generated share and confidence threshold, and
+classical augmentation's recipe.
 
-A sweep scores every candidate (ratio, threshold) of every arm on the validation split at every
-budget; an arm keeps, at each budget, the candidate with the best mean validation accuracy over
-seeds. The test set plays no part. An arm is named by its row name in its mixing mode
-('cgan', 'cgan@add'), so each mode gets its own choice.
+A sweep scores every candidate option (ratio and threshold; or recipe) of every arm on the
+validation split at every budget; an arm keeps, at each budget, the option with the best mean
+validation accuracy over seeds. The test set plays no part. An arm is named by its row name in
+its mixing mode ('cgan', 'cgan@add'), so each mode gets its own choice; classical's recipe is
+kept under 'classical', and every '+classical' arm of that budget uses it.
 """
 
 from __future__ import annotations
 
-from genaug.experiment.settings import ExperimentConfig, arm_label, parse_method
+from genaug.experiment.settings import ExperimentConfig, Option, parse_method
+
+Choices = dict[int, dict[str, float]]  # per budget, per arm: one field of its chosen Option
 
 
 def needs_sweep(config: ExperimentConfig) -> bool:
-    """Whether validation has a choice to make: some arm with several ratios or thresholds."""
-    return any(len(pairs) > 1 for pairs in config.candidates().values())
+    """Whether validation has a choice to make: some arm with several options."""
+    return any(len(options) > 1 for options in config.candidates().values())
 
 
 def chosen_settings(config: ExperimentConfig, sweep: list[dict]
-                    ) -> tuple[dict[int, dict[str, float]], dict[int, dict[str, float]]]:
-    """Per budget, each arm's ratio and threshold: its validation's choice, or the only
-    candidate."""
-    chosen_ratios, chosen_thresholds = choose_ratios(sweep), choose_thresholds(sweep)
-    only = {s: pairs[0] for s, pairs in config.candidates().items() if len(pairs) == 1}
+                    ) -> tuple[Choices, Choices, dict[int, dict[str, str]]]:
+    """Per budget, each arm's ratio, threshold and classical recipe: its validation's choice,
+    or the only candidate."""
+    chosen = _best_settings(sweep)
+    only = {key: options[0] for key, options in config.candidates().items()
+            if len(options) == 1}
     for budget in config.budgets:
-        ratios = chosen_ratios.setdefault(budget, {})
-        thresholds = chosen_thresholds.setdefault(budget, {})
-        for source, (ratio, threshold) in only.items():
-            for arm in (arm_label(source, mode) for mode in config.mixings()):
-                ratios[arm] = ratio
-                if threshold is not None:
-                    thresholds[arm] = threshold
-    return chosen_ratios, chosen_thresholds
+        chosen.setdefault(budget, {}).update(
+            {arm: option for key, option in only.items() for arm in config.arm_labels(key)})
+    return _by_field(chosen)
 
 
 def by_budget(chosen: dict, budgets: tuple[int, ...]) -> dict[int, dict[str, float]]:
@@ -41,31 +41,51 @@ def by_budget(chosen: dict, budgets: tuple[int, ...]) -> dict[int, dict[str, flo
     return {b: dict(chosen) for b in budgets}
 
 
-def _best_settings(sweep: list[dict]) -> dict[int, dict[str, tuple[float, float | None]]]:
-    """Per budget, each arm's (ratio, threshold) pair with the best mean validation accuracy
-    (an arm: its row name, 'cgan' or 'cgan@add')."""
-    scores: dict[tuple, dict[tuple, list[float]]] = {}
+def _option(row: dict) -> Option:
+    """The option a sweep row was trained with (a CSV's empty cell: none)."""
+    def given(key: str) -> str | None:
+        return None if row.get(key) in ("", None) else row[key]
+
+    source = parse_method(row["method"]).source
+    threshold, recipe = given("threshold"), given("classical_recipe")
+    return Option(float(row["ratio"]) if source else None,
+                  None if threshold is None else float(threshold), recipe)
+
+
+def _best_settings(sweep: list[dict]) -> dict[int, dict[str, Option]]:
+    """Per budget, each arm's option with the best mean validation accuracy (an arm: its row
+    name, 'cgan', 'cgan@add' or 'classical'; 'none' has nothing to choose)."""
+    scores: dict[tuple, dict[Option, list[float]]] = {}
     for row in sweep:
-        if parse_method(row["method"]).source is None:
+        parsed = parse_method(row["method"])
+        if parsed.source is None and not parsed.classical:
             continue
-        threshold = row.get("threshold", "")
-        key = (float(row["ratio"]), None if threshold in ("", None) else float(threshold))
         arm = scores.setdefault((row["budget"], row["method"]), {})
-        arm.setdefault(key, []).append(float(row["val_accuracy"]))
-    chosen: dict[int, dict] = {}
-    for (budget, arm), by_key in scores.items():
-        best = max(by_key, key=lambda k: sum(by_key[k]) / len(by_key[k]))
+        arm.setdefault(_option(row), []).append(float(row["val_accuracy"]))
+    chosen: dict[int, dict[str, Option]] = {}
+    for (budget, arm), by_option in scores.items():
+        best = max(by_option, key=lambda o: sum(by_option[o]) / len(by_option[o]))
         chosen.setdefault(budget, {})[arm] = best
     return chosen
 
 
-def choose_ratios(sweep: list[dict]) -> dict[int, dict[str, float]]:
+def _by_field(chosen: dict[int, dict[str, Option]]) -> tuple[Choices, Choices, dict]:
+    """The chosen options split into ratios, thresholds and recipes per budget, each holding
+    the arms whose option sets it."""
+    return tuple({b: {arm: option[i] for arm, option in arms.items() if option[i] is not None}
+                  for b, arms in chosen.items()} for i in range(len(Option._fields)))
+
+
+def choose_ratios(sweep: list[dict]) -> Choices:
     """Per budget, each arm's generated share of its best setting on validation."""
-    return {b: {a: ratio for a, (ratio, _) in arms.items()}
-            for b, arms in _best_settings(sweep).items()}
+    return _by_field(_best_settings(sweep))[0]
 
 
-def choose_thresholds(sweep: list[dict]) -> dict[int, dict[str, float]]:
+def choose_thresholds(sweep: list[dict]) -> Choices:
     """Per budget, each filtered arm's (and pseudo-labels') confidence threshold."""
-    return {b: {a: t for a, (_, t) in arms.items() if t is not None}
-            for b, arms in _best_settings(sweep).items()}
+    return _by_field(_best_settings(sweep))[1]
+
+
+def choose_recipes(sweep: list[dict]) -> dict[int, dict[str, str]]:
+    """Per budget, classical augmentation's recipe with the best validation accuracy."""
+    return _by_field(_best_settings(sweep))[2]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from genaug.augment import DEFAULT_RECIPE, config_for
 from genaug.data import ImageDataset, imbalanced_subset, stratified_indices
 from genaug.device import get_device
 from genaug.experiment.arms import Pool, PoolMaker, arm_data
@@ -21,6 +22,7 @@ from genaug.experiment.data_record import check_same_data
 from genaug.experiment.generators import train_generator
 from genaug.experiment.quality import make_judge, pool_quality
 from genaug.experiment.settings import (
+    CLASSICAL,
     GENERATORS,
     IMBALANCE_METHODS,
     MIXINGS,
@@ -36,17 +38,19 @@ RUNS_CSV, SWEEP_CSV, IMBALANCE_CSV = "runs.csv", "ratio_sweep.csv", "imbalance.c
 
 
 def recipe_for(method: str, data: ImageDataset, pools: dict[str, Pool],
-               ratios: dict[str, float], thresholds: dict[str, float] | None = None) -> Recipe:
+               ratios: dict[str, float], thresholds: dict[str, float] | None = None,
+               classical: str = DEFAULT_RECIPE) -> Recipe:
     """The Recipe for a method name such as 'none', 'classical', 'cgan+classical' or 'cgan@add'
-    (``ratios`` and ``thresholds`` by arm); a pool a threshold leaves empty gives real images
-    only."""
+    (``ratios`` and ``thresholds`` by arm, ``classical`` the recipe of classical augmentation);
+    a pool a threshold leaves empty gives real images only."""
     parsed = parse_method(method)
     pool = pools.get(parsed.source)
     if pool is not None:
         pool = pool.kept((thresholds or {}).get(parsed.source))
     synthetic = (pool.images, pool.labels) if pool is not None and len(pool.labels) else None
+    augment = config_for(data.name, data.channels, classical) if parsed.classical else None
     return Recipe(method, data, synthetic=synthetic, ratio=ratios.get(parsed.source, 0.0),
-                  augment=parsed.classical, mixing=parsed.mixing)
+                  augment=augment, mixing=parsed.mixing)
 
 
 def splits(config: ExperimentConfig, device: torch.device):
@@ -59,11 +63,12 @@ def splits(config: ExperimentConfig, device: torch.device):
 @dataclass(frozen=True)
 class Candidate:
     """One row of a stack: a method (named with its mixing mode, e.g. 'cgan@add') with its
-    generated share and confidence threshold."""
+    generated share and confidence threshold, and its classical recipe where it augments."""
 
     method: str
     ratio: float = 0.0
     threshold: float | None = None
+    recipe: str | None = None
 
     @property
     def source(self) -> str | None:
@@ -82,9 +87,10 @@ class BudgetJob:
     """One (budget, seed) cell: each arm's pool, then one classifier per method.
 
     With ``sweep`` the stack holds each arm at every candidate ratio (and threshold, for the
-    filtered arms and pseudo-labels) in every mixing mode, plus 'none', and the rows' validation
-    accuracy chooses; otherwise one model per method and mixing mode, with this budget's chosen
-    ``ratios`` and ``thresholds`` (by arm: 'cgan', 'cgan@add').
+    filtered arms and pseudo-labels) in every mixing mode, classical at every candidate recipe,
+    plus 'none', and the rows' validation accuracy chooses; otherwise one model per method and
+    mixing mode, with this budget's chosen ``ratios`` and ``thresholds`` (by arm: 'cgan',
+    'cgan@add') and ``recipes`` (under 'classical', for every method that augments).
     """
 
     config: ExperimentConfig
@@ -94,6 +100,7 @@ class BudgetJob:
     ratios: dict[str, float] = field(default_factory=dict)
     sweep: bool = False
     thresholds: dict[str, float] = field(default_factory=dict)
+    recipes: dict[str, str] = field(default_factory=dict)
     key_fields = ("budget", "seed")  # what identifies its rows in the CSV
 
     @property
@@ -108,16 +115,19 @@ class BudgetJob:
 
     def candidates(self) -> list[Candidate]:
         """The stack's rows: every method, or in a sweep every arm at every setting tried."""
-        modes = self.config.mixings()
+        cfg = self.config
         if not self.sweep:
-            named = [arm_label(m, mode) for m in self.config.methods  # real images only:
-                     for mode in (modes if parse_method(m).source else MIXINGS[:1])]  # no mode
+            named = [arm_label(m, mode) for m in cfg.methods  # real images only: no mode
+                     for mode in (cfg.mixings() if parse_method(m).source else MIXINGS[:1])]
+            recipe = self.recipes.get(CLASSICAL, cfg.classical_recipes[0])
             rows = [Candidate(m) for m in named]
-            return [Candidate(c.method, self.ratios.get(c.arm, 0.0), self.thresholds.get(c.arm))
+            return [Candidate(c.method, self.ratios.get(c.arm, 0.0), self.thresholds.get(c.arm),
+                              recipe if parse_method(c.method).classical else None)
                     for c in rows]
-        return [Candidate("none")] + [Candidate(arm_label(s, mode), r, t)
-                                      for s, pairs in self.config.candidates().items()
-                                      if len(pairs) > 1 for mode in modes for r, t in pairs]
+        return [Candidate("none")] + [Candidate(arm, o.ratio or 0.0, o.threshold, o.recipe)
+                                      for key, options in cfg.candidates().items()
+                                      if len(options) > 1 for arm in cfg.arm_labels(key)
+                                      for o in options]
 
     def run(self) -> list[dict]:
         check_same_data(self.config, self.folder)
@@ -130,7 +140,8 @@ class BudgetJob:
         gen_seconds = time.perf_counter() - start
         rows = self.candidates()
         recipes = [recipe_for(c.method, maker.data.labelled, pools, {c.source: c.ratio},
-                              {c.source: c.threshold}) for c in rows]
+                              {c.source: c.threshold}, c.recipe or DEFAULT_RECIPE)
+                   for c in rows]
         start = time.perf_counter()
         stack = train_stack(recipes, self.config, self.seed)
         clf_seconds = time.perf_counter() - start
@@ -142,6 +153,7 @@ class BudgetJob:
             "method": c.method, "setting": parse_method(c.method).setting,
             "mixing": parse_method(c.method).mixing if c.source else "", "ratio": c.ratio,
             "threshold": "" if c.threshold is None else c.threshold,
+            "classical_recipe": c.recipe or "",
             "pool_size": 0 if recipe.synthetic is None else len(recipe.synthetic[1]),
             "val_accuracy": val_scores["accuracy"][i],
             **{f"test_{k}": test_scores[k][i] for k in ("accuracy", "balanced_accuracy")
@@ -194,7 +206,9 @@ class ImbalanceJob:
                                                data.classes, data.name))
         if method == "oversample":  # draw every class equally often
             return Recipe(method, data, weights=1.0 / counts[data.labels.cpu()].float())
-        return Recipe(method, data, augment=method == "classical")
+        # no validation choice here: classical is the hand-chosen recipe, as in the notebooks
+        augment = config_for(data.name, data.channels) if method == CLASSICAL else None
+        return Recipe(method, data, augment=augment)
 
     def run(self) -> list[dict]:
         cfg = self.config

@@ -23,6 +23,7 @@ from typing import Iterator
 import torch
 
 from genaug import __version__
+from genaug.augment import DEFAULT_RECIPE
 from genaug.config import PROGRESS_ENV
 from genaug.device import describe, end_with_parent, get_device, keep_freed_cpu_memory
 from genaug.experiment.choices import by_budget, chosen_settings, needs_sweep
@@ -41,6 +42,9 @@ from genaug.metrics import reference_classifier
 from genaug.stats import summarise
 from genaug.train import progress_bar
 
+CHOICES = ("chosen_ratios", "chosen_thresholds", "chosen_recipes")  # config.json's keys
+# what a folder from before a setting existed ran: classical had one recipe, config_for's
+PREDATED = {"classical_recipes": [DEFAULT_RECIPE]}
 # every method's paired gain is read against these, where the run has them: pseudo-labelling
 # is the baseline a generative arm that uses unlabelled images must beat
 BASELINES = ("none", "classical", "pseudo-label")
@@ -59,6 +63,7 @@ class Results:
     summary: list[dict]  # per (budget, method): mean, CI, paired gains
     imbalance_summary: list[dict]
     thresholds: dict[int, dict[str, float]] = dataclasses.field(default_factory=dict)  # same
+    recipes: dict[int, dict[str, str]] = dataclasses.field(default_factory=dict)  # classical's
 
 
 def default_workers() -> int:
@@ -102,24 +107,25 @@ def run_experiment(config: ExperimentConfig, out: str | Path, workers: int | Non
     prepare(config, folder)
     keep_freed_cpu_memory()  # for the jobs run in this process
     with _worker_pool(workers or default_workers()) as pool:  # one pool: workers start once
-        sweep, imbalance, ratios, thresholds, runs = _run_phases(config, folder, pool)
+        sweep, imbalance, chosen, runs = _run_phases(config, folder, pool)
     summary = summarise(runs, "test_accuracy", baselines=baselines(config))
     imbalance_summary = _imbalance_summary(imbalance)
     write_csv(folder / "summary.csv", summary)
     write_csv(folder / "imbalance_summary.csv", imbalance_summary)
     meta = json.loads((folder / "config.json").read_text())
-    meta["chosen_ratios"], meta["chosen_thresholds"] = ratios, thresholds  # budgets: "10", ...
+    meta |= dict(zip(CHOICES, chosen, strict=True))  # budgets become "10", ...
     (folder / "config.json").write_text(json.dumps(meta, indent=1) + "\n")
+    ratios, thresholds, recipes = chosen
     return Results(config, folder, ratios, runs, sweep, imbalance, summary, imbalance_summary,
-                   thresholds)
+                   thresholds, recipes)
 
 
 def _run_phases(config: ExperimentConfig, folder: Path, pool: ProcessPoolExecutor | None
-                ) -> tuple[list[dict], list[dict], dict, dict, list[dict]]:
+                ) -> tuple[list[dict], list[dict], tuple[dict, dict, dict], list[dict]]:
     """The validation sweep at every budget, where there is a choice to make, then every
-    (budget, seed) with the settings its budget chose. The imbalance study needs no choice: it
-    runs beside the sweep, or beside the budgets when there is none, so no worker waits. The
-    longest jobs go first."""
+    (budget, seed) with the settings its budget chose (ratios, thresholds, recipes). The
+    imbalance study needs no choice: it runs beside the sweep, or beside the budgets when there
+    is none, so no worker waits. The longest jobs go first."""
     seeds, budgets = range(config.seeds), sorted(config.budgets, reverse=True)
     study = [ImbalanceJob(config, s, folder) for s in seeds] if config.imbalance else []
     tables: dict[str, list[dict]] = {}
@@ -127,15 +133,15 @@ def _run_phases(config: ExperimentConfig, folder: Path, pool: ProcessPoolExecuto
         sweep = [BudgetJob(config, b, s, folder, sweep=True) for b in budgets for s in seeds]
         tables = _run_jobs(study + sweep, folder, pool, "ratio sweep and imbalance study")
         study = []
-    ratios, thresholds = chosen_settings(config, tables.get(SWEEP_CSV, []))
-    jobs = [BudgetJob(config, b, s, folder, ratios[b], thresholds=thresholds[b])
-            for b in budgets for s in seeds]
+    chosen = chosen_settings(config, tables.get(SWEEP_CSV, []))
+    ratios, thresholds, recipes = chosen
+    jobs = [BudgetJob(config, b, s, folder, ratios[b], thresholds=thresholds[b],
+                      recipes=recipes[b]) for b in budgets for s in seeds]
     if config.measure_pools and config.sources():  # train the judge once, before the workers
         say("reference classifier: loaded, or trained once (it scores every pool)")
         reference_classifier(config.dataset, root=config.data_root, size=config.image_size)
     tables |= _run_jobs(study + jobs, folder, pool, "budgets x seeds")
-    return (tables.get(SWEEP_CSV, []), tables.get(IMBALANCE_CSV, []), ratios, thresholds,
-            tables[RUNS_CSV])
+    return tables.get(SWEEP_CSV, []), tables.get(IMBALANCE_CSV, []), chosen, tables[RUNS_CSV]
 
 
 def baselines(config: ExperimentConfig) -> tuple[str, ...]:
@@ -147,8 +153,8 @@ def baselines(config: ExperimentConfig) -> tuple[str, ...]:
 def load_results(folder: str | Path) -> tuple[Results, dict]:
     """A finished run read back from its folder, and the metadata ``config.json`` recorded.
 
-    Settings a folder predates (it was written before they existed) take their defaults and
-    are listed under ``meta["settings_not_recorded"]``.
+    Settings a folder predates (it was written before they existed) take their defaults, or
+    what such a run did (:data:`PREDATED`), and are listed under ``meta["settings_not_recorded"]``.
     """
     folder = Path(folder)
     meta = json.loads((folder / "config.json").read_text())
@@ -156,13 +162,13 @@ def load_results(folder: str | Path) -> tuple[Results, dict]:
     fields = {f.name: f for f in dataclasses.fields(ExperimentConfig)}
     meta["settings_not_recorded"] = sorted(set(fields) - set(saved))
     config = ExperimentConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                 for k, v in saved.items() if k in fields})
+                                 for k, v in (PREDATED | saved).items() if k in fields})
     runs, imbalance = read_rows(folder / RUNS_CSV), read_rows(folder / IMBALANCE_CSV)
-    ratios, thresholds = (by_budget(meta.get(key, {}), config.budgets)
-                          for key in ("chosen_ratios", "chosen_thresholds"))
+    ratios, thresholds, recipes = (by_budget(meta.get(key, {}), config.budgets)
+                                   for key in CHOICES)
     results = Results(config, folder, ratios, runs, read_rows(folder / SWEEP_CSV), imbalance,
                       summarise(runs, "test_accuracy", baselines=baselines(config)),
-                      _imbalance_summary(imbalance), thresholds)
+                      _imbalance_summary(imbalance), thresholds, recipes)
     return results, meta
 
 

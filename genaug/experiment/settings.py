@@ -12,9 +12,11 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
+from genaug.augment import CLASSICAL_RECIPES, DEFAULT_RECIPE, recipes_for
 from genaug.config import mode, pick
 from genaug.data import DEFAULT_SIZE, FOLDER, ImageDataset, default_dataset, load_dataset
 
@@ -25,10 +27,11 @@ UNLABELLED_SOURCES = ("latent-vae", "finetuned-cvae", "finetuned-cgan", "pseudo-
 REFERENCE_SOURCES = tuple(f"oracle-{g}" for g in GENERATORS)  # all labels: not a fair method
 SOURCES = LABELLED_SOURCES + UNLABELLED_SOURCES + REFERENCE_SOURCES
 THRESHOLDED = tuple(s for s in SOURCES if s.startswith("filtered-")) + ("pseudo-label",)
-SETTINGS = {"labelled": ("none", "classical", *LABELLED_SOURCES),
+CLASSICAL = "classical"  # the method, and the key its recipe's choice is kept under
+SETTINGS = {"labelled": ("none", CLASSICAL, *LABELLED_SOURCES),
             "labelled + unlabelled": UNLABELLED_SOURCES,
             "reference": REFERENCE_SOURCES}
-METHODS = ("none", "classical", "cvae", "cgan", "cdiff",
+METHODS = ("none", CLASSICAL, "cvae", "cgan", "cdiff",
            "cvae+classical", "cgan+classical", "cdiff+classical",
            *LABELLED_SOURCES[3:], *UNLABELLED_SOURCES, *REFERENCE_SOURCES)
 FULL_METHODS = METHODS[:8] + UNLABELLED_SOURCES + REFERENCE_SOURCES  # --filter adds filtered-*
@@ -80,6 +83,14 @@ def arm_label(name: str, mixing: str) -> str:
     return name if mixing == MIXINGS[0] else f"{name}@{mixing}"
 
 
+class Option(NamedTuple):
+    """What validation may choose for an arm: a share (and threshold), or classical's recipe."""
+
+    ratio: float | None = None
+    threshold: float | None = None
+    recipe: str | None = None
+
+
 def with_filtered(methods: tuple[str, ...]) -> tuple[str, ...]:
     """``methods`` plus a filtered twin of each generator arm in it (what ``--filter`` asks)."""
     twins = [f"filtered-{m}" for m in methods if m in GENERATORS]
@@ -110,6 +121,8 @@ class ExperimentConfig:
     mixing: str = "replace"  # "replace", "add" or "both": see MIXINGS
     thresholds: tuple[float, ...] = (0.5, 0.9)  # filtered-* and pseudo-label: the confidence
     # a classifier trained on the budget must give an image's label to keep it; tried on val
+    # classical's recipes (genaug.augment) tried on val, per budget; '+classical' arms share it
+    classical_recipes: tuple[str, ...] = tuple(CLASSICAL_RECIPES)
     n_synthetic: int = 5000  # images drawn once from each generator, then sampled per batch
     # the generators' recipes, trained on the labelled budget only
     generator_steps: int = 2000
@@ -167,13 +180,20 @@ class ExperimentConfig:
         """The mixing modes each generator arm runs in."""
         return MIXINGS if self.mixing == "both" else (self.mixing,)
 
-    def candidates(self) -> dict[str, list[tuple[float, float | None]]]:
-        """Each arm's (ratio, threshold) settings that validation may choose between; an arm
-        with a single one (a fixed ratio, no threshold) has nothing to choose."""
+    def candidates(self) -> dict[str, list[Option]]:
+        """The options validation may choose between: classical's recipes (where a method uses
+        it), each source's (ratio, threshold) pairs; a key with one option has nothing to choose."""
         ratios = self.ratios if self.ratio is None else (self.ratio,)
-        return {s: [(r, t) for r in ratios
-                    for t in (self.thresholds if s in THRESHOLDED else (None,))]
-                for s in self.sources()}
+        found = {s: [Option(r, t) for r in ratios
+                     for t in (self.thresholds if s in THRESHOLDED else (None,))]
+                 for s in self.sources()}
+        if any(parse_method(m).classical for m in self.methods):
+            found = {CLASSICAL: [Option(recipe=r) for r in self.classical_recipes], **found}
+        return found
+
+    def arm_labels(self, key: str) -> tuple[str, ...]:
+        """The rows a key of :meth:`candidates` runs as: 'cgan' and 'cgan@add'; classical once."""
+        return tuple(arm_label(key, m) for m in self.mixings()) if key in SOURCES else (key,)
 
 
 def preset(dataset: str | None = None, **overrides) -> ExperimentConfig:
@@ -197,12 +217,7 @@ def preset(dataset: str | None = None, **overrides) -> ExperimentConfig:
         classifier_steps=pick(full=2000, quick=200),
         classifier_width=pick(full=32, quick=16),
         batch_size=pick(full=128, quick=64),
-        ratios=pick(full=(0.1, 0.25, 0.5, 0.75), quick=(0.25, 0.5)),
-        # quick mode fixes the share: its 200 validation images could not tell 0.25 from 0.5
-        # (cVAE 68.6% vs 69.0%, cGAN 67.6% vs 66.8%, seeds spread over 9 points), and the sweep
-        # cost the quick command 46 s of its 5 min 25 s on a 2-core CPU; every larger sweep
-        # here chose 0.25
-        ratio=pick(full=None, quick=0.25),
+        **_validation_choices(name),
         mixing=pick(full="both", quick="replace"),  # quick keeps its 5-minute grid
         n_synthetic=pick(full=5000, quick=500),
         n_unlabelled=pick(full=None, quick=5000),
@@ -217,6 +232,21 @@ def preset(dataset: str | None = None, **overrides) -> ExperimentConfig:
         counts = config.load("train").class_counts().tolist()
         config = fitted_to(config, counts, given=set(overrides))
     return config
+
+
+def _validation_choices(name: str) -> dict:
+    """What validation chooses between in the current mode, on dataset ``name``."""
+    return dict(
+        ratios=pick(full=(0.1, 0.25, 0.5, 0.75), quick=(0.25, 0.5)),
+        # quick mode fixes the share: its 200 validation images could not tell 0.25 from 0.5
+        # (cVAE 68.6% vs 69.0%, cGAN 67.6% vs 66.8%, seeds spread over 9 points), and the sweep
+        # cost the quick command 46 s of its 5 min 25 s on a 2-core CPU; every larger sweep
+        # here chose 0.25
+        ratio=pick(full=None, quick=0.25),
+        # quick mode keeps config_for's recipe: with the share fixed its methods choose nothing
+        # on validation, and a recipe choice would add that phase (10 jobs) to its 5 minutes
+        classical_recipes=pick(full=recipes_for(name), quick=(DEFAULT_RECIPE,)),
+    )
 
 
 def _generator_recipes(small: bool) -> dict:

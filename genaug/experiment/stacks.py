@@ -21,7 +21,7 @@ from typing import Iterator, Sequence
 
 import torch
 
-from genaug.augment import AugmentConfig, augment, config_for
+from genaug.augment import AugmentConfig, augment
 from genaug.data import ImageDataset
 from genaug.device import draw, make_generator
 from genaug.experiment.settings import ExperimentConfig
@@ -34,14 +34,14 @@ from genaug.train import evaluate, fit_classifier
 class Recipe:
     """One method's batches: real images from ``data`` (drawn by ``weights``), a ``ratio`` share
     of images from ``synthetic`` (replacing real ones, or added to them: ``mixing``), then
-    classical augmentation if ``augment``."""
+    the classical augmentation ``augment`` names (e.g. ``genaug.augment.config_for``'s), if any."""
 
     method: str
     data: ImageDataset
     weights: torch.Tensor | None = None  # sampling weight per image; None: uniform
     synthetic: tuple[torch.Tensor, torch.Tensor] | None = None
     ratio: float = 0.0
-    augment: bool = False
+    augment: AugmentConfig | None = None
     mixing: str = "replace"  # or "add" (see the module's docstring)
 
     def batch_size(self, real: int) -> int:
@@ -82,30 +82,34 @@ def _mix(recipe: Recipe, idx: torch.Tensor, batch_size: int, gen: torch.Generato
     return x, y
 
 
-def stacked_batches(recipes: Sequence[Recipe], batch_size: int, seed: int,
-                    aug: AugmentConfig) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def stacked_batches(recipes: Sequence[Recipe], batch_size: int, seed: int
+                    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Endless batches for a stack of models: images (M, B, C, H, W) and labels (M, B).
 
     One set of ``batch_size`` uniform draws per step is shared by all recipes and mapped through
     each recipe's sampling distribution, so recipes over the same data see the same real images:
     the comparison between methods is paired. B is ``batch_size``, plus the generated images in
     add mode (every recipe of one stack must come to the same B: see :func:`train_stack`).
+    The models that share a classical recipe are augmented together, one recipe after another.
     """
     device = recipes[0].data.device
     shared = make_generator(seed)
     own = [make_generator(seed + 1 + i) for i in range(len(recipes))]
     aug_gen = make_generator(seed + len(recipes) + 1)
     cdfs = [_sampling_cdf(r) for r in recipes]
-    augmented = [i for i, r in enumerate(recipes) if r.augment]
+    augmented: dict[AugmentConfig, list[int]] = {}  # each recipe's models
+    for i, r in enumerate(recipes):
+        if r.augment is not None:
+            augmented.setdefault(r.augment, []).append(i)
     while True:
         u = draw(torch.rand, batch_size, generator=shared, device="cpu")  # cdfs live there
         pairs = [_mix(r, torch.searchsorted(cdf, u).clamp(max=len(cdf) - 1).to(device),
                       batch_size, gen) for r, cdf, gen in zip(recipes, cdfs, own, strict=True)]
         x = torch.stack([p[0] for p in pairs])  # (M, B, C, H, W)
         y = torch.stack([p[1] for p in pairs])  # (M, B)
-        if augmented:
-            picked = x[augmented]  # (A, B, C, H, W)
-            x[augmented] = augment(picked.flatten(0, 1), aug_gen, aug).view_as(picked)
+        for aug, members in augmented.items():
+            picked = x[members]  # (A, B, C, H, W)
+            x[members] = augment(picked.flatten(0, 1), aug_gen, aug).view_as(picked)
         yield x, y
 
 
@@ -117,8 +121,7 @@ def _new_stack(data: ImageDataset, config: ExperimentConfig, n_models: int) -> S
 def _fit_stack(stack: SmallCNN, recipes: Sequence[Recipe], config: ExperimentConfig,
                seed: int) -> None:
     """Train ``stack`` (one model per recipe) on the recipes' paired batches."""
-    augment = config_for(config.dataset, recipes[0].data.channels)  # colour jitter for colour
-    batches = stacked_batches(recipes, config.batch_size, seed, augment)
+    batches = stacked_batches(recipes, config.batch_size, seed)
     if len(recipes) == 1:  # a stack of one is a plain model: it takes no model axis
         batches = ((x[0], y[0]) for x, y in batches)
     steps = config.classifier_steps_for(len(recipes[0].data))

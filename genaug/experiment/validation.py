@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from genaug.augment import CLASSICAL_RECIPES, recipes_for
 from genaug.data import DATASETS, FOLDER
 from genaug.experiment.settings import METHODS, MIXING_CHOICES, ExperimentConfig
 from genaug.experiment.stacks import generated_count
@@ -93,6 +94,7 @@ def _check_choices(config: ExperimentConfig) -> None:
     _require(config.mode in ("quick", "full"), f"mode must be 'quick' or 'full', got "
                                                f"{config.mode!r}.")
     _check_unique("methods", config.methods, METHODS)
+    _check_recipes(config)
     _require(config.gan_loss in LOSSES, f"gan_loss must be one of {', '.join(LOSSES)}, got "
                                         f"{config.gan_loss!r}.")
     _require(_is_number(config.gan_ema_decay) and 0 <= config.gan_ema_decay < 1,
@@ -102,6 +104,16 @@ def _check_choices(config: ExperimentConfig) -> None:
     for name in ("imbalance", "measure_pools"):
         value = getattr(config, name)
         _require(isinstance(value, bool), f"{name} must be True or False, got {value!r}.")
+
+
+def _check_recipes(config: ExperimentConfig) -> None:
+    """Classical recipes are names of CLASSICAL_RECIPES that move this dataset's images."""
+    _check_unique("classical_recipes", config.classical_recipes, tuple(CLASSICAL_RECIPES))
+    still = [r for r in config.classical_recipes if r not in recipes_for(config.dataset)]
+    _require(not still, f"classical recipe {', '.join(still)} leaves the images of "
+                        f"{config.dataset} as they are (a mirror image is another class, so "
+                        "nothing flips): that is the method none; choose from "
+                        f"{', '.join(recipes_for(config.dataset))}.")
 
 
 def _check_folder(config: ExperimentConfig) -> None:
