@@ -60,7 +60,7 @@ def finite_float(text: str) -> float:
 
 def _experiment(args: argparse.Namespace) -> int:
     from genaug.cli_settings import settings_from
-    from genaug.experiment import GENERATORS, preset, run_experiment, with_filtered
+    from genaug.experiment import GENERATORS, preset, run_experiment, validate, with_filtered
     from genaug.report import experiment_report
 
     dataset, where, label = _data_source(args)
@@ -79,6 +79,7 @@ def _experiment(args: argparse.Namespace) -> int:
                              f"({', '.join(config.methods)}) have none; add one to --methods or "
                              "drop --filter.")
         config = dataclasses.replace(config, methods=with_filtered(config.methods))
+    validate(config)  # a bad setting gets its one line before the banner, not after
     out = Path(args.out or f"results/{mode()}-{label}")
     print(f"Running the experiment on {where.get('data_root', dataset)} in {mode()} mode; "
           f"results go to {out}/")
