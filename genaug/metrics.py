@@ -151,10 +151,9 @@ def tstr_accuracy(synthetic: ImageDataset, test: ImageDataset, steps: int, seed:
                   width: int = 16) -> float:
     """Train on synthetic, test on real: a fresh classifier learns from generated data only,
     then is scored on real test images. High only if the samples carry each class's features."""
-    device = synthetic.device
+    torch.manual_seed(seed)  # before the model: its initial weights are part of the seed
     model = SmallCNN(ClassifierConfig(n_classes=test.n_classes, width=width,
-                                      channels=test.channels)).to(device)
-    torch.manual_seed(seed)
+                                      channels=test.channels)).to(synthetic.device)
     fit_classifier(model, synthetic, steps, seed=seed, desc="train on synthetic")
     return class_accuracy(model, test.images, test.labels)
 
