@@ -39,7 +39,7 @@ def reference_classifier(dataset: str, device: torch.device | None = None,
     if dataset == "fashion_mnist" and "judge" in pretrained.available():
         return pretrained.load("judge", device)  # the full recipe below, trained once
     train = load_dataset(dataset, "train", root=root, device=device, size=size)
-    steps = pick(full=4000, quick=300)
+    steps = pick(full=6000, quick=300)
     model = SmallCNN(ClassifierConfig(n_classes=train.n_classes, width=pick(32, 16),
                                       channels=train.channels)).to(device)
     augment = config_for(dataset, train.channels)

@@ -52,7 +52,7 @@ _CGAN_FIT = {"batch_size": 128, "lr_g": 5e-4, "lr_d": 1.5e-3}  # TTUR: D three t
 _EXPERIMENT_FIT = {"batch_size": 128}  # the experiment's full preset (notebook 10 uses it)
 
 RECIPES: dict[str, Recipe] = {
-    "judge": Recipe("06", "classifier", {"width": 32}, 4000,
+    "judge": Recipe("06", "classifier", {"width": 32}, 6000,
                     {"batch_size": 256, "augment": "classical"}, seed=1234),
     "vae": Recipe("02", "vae", _CVAE, 3000, {"batch_size": 512, "lr": 3e-3}),
     "cvae": Recipe("03", "vae", {**_CVAE, "beta": 3.0, "conditional": True}, 8000,

@@ -51,9 +51,8 @@ def test_each_shipped_generator_samples_images_in_range(name):
 
 
 def test_the_judge_recognises_nine_in_ten_real_test_images():
-    # the full recipe, unchanged, gave 89.95% on the 10,000 test images: the 90% needs
-    # a longer recipe (a later retraining); this holds the shipped judge to what it measured
-    assert record("judge")["quality"]["test accuracy"] >= 0.895
+    # 4,000 steps gave 89.95% on the 10,000 test images, 6,000 steps 90.91%: the 90%
+    assert record("judge")["quality"]["test accuracy"] >= 0.90
 
 
 def _copy_of(name: str, tmp_path: Path, monkeypatch) -> Path:
