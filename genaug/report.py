@@ -145,9 +145,11 @@ def settings_note(results: Results) -> str:
     swept = {r["budget"] for r in results.sweep}
     thresholds = (f", confidence thresholds {_chosen(results.thresholds, swept)}"
                   if any(results.thresholds.values()) else "")
-    return (f"{results.config.seeds} seeds, {_steps_note(results)} per method"
-            + _share_note(results.config, results.ratios, swept) + thresholds
-            + _recipe_note(results))
+    config = results.config
+    sweep_seeds = (f" (choices on validation from seeds 0-{config.sweep_seeds - 1})"
+                   if 0 < config.sweep_seeds < config.seeds and swept else "")
+    return (f"{config.seeds} seeds{sweep_seeds}, {_steps_note(results)} per method"
+            + _share_note(config, results.ratios, swept) + thresholds + _recipe_note(results))
 
 
 def _steps_note(results: Results) -> str:

@@ -114,3 +114,16 @@ def test_full_mode_sweeps_the_recipes_that_move_the_images_and_quick_mode_keeps_
     monkeypatch.setenv("GENAUG_QUICK", "0")
     assert preset("fashion_mnist").classical_recipes == tuple(CLASSICAL_RECIPES)
     assert preset("digits").classical_recipes == ("shift+flip", "half-shift+flip")  # no flip
+
+
+def test_the_sweep_runs_on_the_first_sweep_seeds_and_a_bad_count_is_refused(tmp_path):
+    from genaug.experiment import ConfigError, validate
+    from genaug.experiment.runner import sweep_jobs
+
+    config = preset("fashion_mnist", budgets=(10, 50), seeds=5, sweep_seeds=2)
+    assert [(j.budget, j.seed) for j in sweep_jobs(config, tmp_path)] == [
+        (50, 0), (50, 1), (10, 0), (10, 1)]
+    every = dataclasses.replace(config, sweep_seeds=0)
+    assert [j.seed for j in sweep_jobs(every, tmp_path)] == [0, 1, 2, 3, 4] * 2
+    with pytest.raises(ConfigError, match="sweep_seeds must be .* from 1 to seeds \\(5\\)"):
+        validate(dataclasses.replace(config, sweep_seeds=6))

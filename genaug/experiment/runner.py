@@ -130,8 +130,8 @@ def _run_phases(config: ExperimentConfig, folder: Path, pool: ProcessPoolExecuto
     study = [ImbalanceJob(config, s, folder) for s in seeds] if config.imbalance else []
     tables: dict[str, list[dict]] = {}
     if needs_sweep(config):
-        sweep = [BudgetJob(config, b, s, folder, sweep=True) for b in budgets for s in seeds]
-        tables = _run_jobs(study + sweep, folder, pool, "ratio sweep and imbalance study")
+        tables = _run_jobs(study + sweep_jobs(config, folder), folder, pool,
+                           "ratio sweep and imbalance study")
         study = []
     chosen = chosen_settings(config, tables.get(SWEEP_CSV, []))
     ratios, thresholds, recipes = chosen
@@ -142,6 +142,15 @@ def _run_phases(config: ExperimentConfig, folder: Path, pool: ProcessPoolExecuto
         reference_classifier(config.dataset, root=config.data_root, size=config.image_size)
     tables |= _run_jobs(study + jobs, folder, pool, "budgets x seeds")
     return tables.get(SWEEP_CSV, []), tables.get(IMBALANCE_CSV, []), chosen, tables[RUNS_CSV]
+
+
+def sweep_jobs(config: ExperimentConfig, folder: Path) -> list[BudgetJob]:
+    """The validation sweep: every budget, largest first, on the first ``sweep_seeds`` seeds
+    (every seed when 0). Choosing on fewer seeds than the run reports keeps a sweep of many
+    candidates at converged classifier steps affordable; the choice still sees no test image."""
+    seeds = range(config.sweep_seeds or config.seeds)
+    return [BudgetJob(config, b, s, folder, sweep=True)
+            for b in sorted(config.budgets, reverse=True) for s in seeds]
 
 
 def baselines(config: ExperimentConfig) -> tuple[str, ...]:

@@ -108,6 +108,7 @@ class ExperimentConfig:
     budgets: tuple[int, ...] = (10, 50, 100, 500)  # labelled images per class
     methods: tuple[str, ...] = FULL_METHODS
     seeds: int = 5  # seeds 0..seeds-1; an interval needs at least 3
+    sweep_seeds: int = 0  # the validation sweep's seeds, 0..sweep_seeds-1; 0: every seed
     # the classifier: identical for every method, so every method gets the same compute
     classifier_steps: int = 2000
     # a steps-per-budget rule: at least this many passes over a budget's labelled images, so

@@ -77,6 +77,9 @@ def _check_counts(config: ExperimentConfig) -> None:
         value = getattr(config, name)
         _require(_is_number(value) and value > 0, f"{name} must be a positive number, got "
                                                   f"{value!r}.")
+    sweep = config.sweep_seeds
+    _require(_is_int(sweep) and 0 <= sweep <= config.seeds, f"sweep_seeds must be a whole number "
+             f"from 1 to seeds ({config.seeds}), or 0 for every seed, got {sweep!r}.")
     epochs = config.classifier_epochs
     _require(_is_number(epochs) and epochs >= 0, f"classifier_epochs must be a number of passes "
                                                   f"(0 for none), got {epochs!r}.")
