@@ -121,3 +121,20 @@ def test_the_imbalance_study_reads_each_remedy_against_oversampling_too():
     got = [cgan[f"gain_vs_oversample{end}"] for end in ("", "_low", "_high")]
     assert got == pytest.approx([-0.015, -0.104, 0.073], abs=6e-4)
     assert "gain vs oversample" in report.imbalance_table(results)
+
+
+def test_an_unfinished_folder_is_refused_in_one_line_not_read_as_a_result(tmp_path):
+    import shutil
+
+    from genaug.experiment import UnfinishedRun
+
+    shutil.copy(Path("results/fashion_mnist-cpu-arms/config.json"), tmp_path / "config.json")
+    lines = Path("results/fashion_mnist-cpu-arms/runs.csv").read_text().splitlines()
+    seed = lines[0].split(",").index("seed")
+    kept = [lines[0]] + [line for line in lines[1:] if line.split(",")[seed] == "0"]
+    (tmp_path / "runs.csv").write_text("\n".join(kept) + "\n")
+    with pytest.raises(UnfinishedRun) as error:
+        load_results(tmp_path)
+    message = str(error.value)
+    assert "\n" not in message and "2 of 10 (budget, seed) jobs" in message
+    assert "again to resume" in message

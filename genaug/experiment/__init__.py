@@ -35,7 +35,13 @@ from genaug.experiment.choices import choose_ratios, choose_recipes, choose_thre
 from genaug.experiment.generators import build_generator, train_generator
 from genaug.experiment.jobs import BudgetJob, ImbalanceJob, recipe_for
 from genaug.experiment.results_io import read_rows
-from genaug.experiment.runner import Results, default_workers, load_results, run_experiment
+from genaug.experiment.runner import (
+    Results,
+    UnfinishedRun,
+    default_workers,
+    load_results,
+    run_experiment,
+)
 from genaug.experiment.settings import (
     CLASSICAL,
     GENERATORS,
@@ -63,5 +69,5 @@ __all__ = [
     "ExperimentConfig", "ImbalanceJob", "load_results", "Method", "minority_classes",
     "parse_method", "Pool", "PoolMaker", "preset", "read_rows", "Recipe", "recipe_for",
     "Results", "run_experiment", "stacked_batches", "train_generator", "train_stack",
-    "validate", "with_filtered",
+    "UnfinishedRun", "validate", "with_filtered",
 ]

@@ -173,12 +173,27 @@ def load_results(folder: str | Path) -> tuple[Results, dict]:
     config = ExperimentConfig(**{k: tuple(v) if isinstance(v, list) else v
                                  for k, v in (PREDATED | saved).items() if k in fields})
     runs, imbalance = read_rows(folder / RUNS_CSV), read_rows(folder / IMBALANCE_CSV)
+    _check_finished(folder, config, runs)
     ratios, thresholds, recipes = (by_budget(meta.get(key, {}), config.budgets)
                                    for key in CHOICES)
     results = Results(config, folder, ratios, runs, read_rows(folder / SWEEP_CSV), imbalance,
                       summarise(runs, "test_accuracy", baselines=baselines(config)),
                       _imbalance_summary(imbalance), thresholds, recipes)
     return results, meta
+
+
+class UnfinishedRun(ValueError):
+    """A results folder whose run has not written every (budget, seed) yet: no result to read."""
+
+
+def _check_finished(folder: Path, config: ExperimentConfig, runs: list[dict]) -> None:
+    """Refuse a folder that still lacks some (budget, seed) job, in one line naming the fix."""
+    wanted = {(b, s) for b in config.budgets for s in range(config.seeds)}
+    missing = wanted - {(r["budget"], r["seed"]) for r in runs}
+    if missing:
+        raise UnfinishedRun(f"{folder} is unfinished: {len(wanted) - len(missing)} of "
+                            f"{len(wanted)} (budget, seed) jobs are in {RUNS_CSV}; run the "
+                            f"command that started it again to resume it.")
 
 
 def _imbalance_summary(imbalance: list[dict]) -> list[dict]:
