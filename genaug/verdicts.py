@@ -30,8 +30,11 @@ def points(fraction: float, signed: bool = True) -> str:
 
 
 def p_number(p: float) -> str:
-    """'0.012', with three decimals; '< 0.001' below that."""
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+    """'0.012', with three decimals ('0.0497' where three would round it onto the 0.05 line);
+    '< 0.001' below that."""
+    if p < 0.001:
+        return "< 0.001"
+    return f"{p:.4f}" if f"{p:.3f}" == f"{LEVEL:.3f}" else f"{p:.3f}"
 
 
 def p_value(p: float) -> str:
@@ -141,9 +144,11 @@ def verdict_lines(summary: list[dict]) -> list[str]:
         holm_text = (f"Holm's procedure over these {judged[0].family} keeps the chance of any "
                      f"false verdict at {LEVEL:.0%}; the raw interval is beside each"
                      if judged[0].family else f"no test: an interval needs {MIN_SEEDS} seeds")
+        unlabelled = (", and each arm that reads unlabelled images against pseudo-labelling"
+                      if any(j.baseline != "none" for j in judged) else "")
         lines += [f"\nPrimary comparisons, named before reading them: each fair arm against "
-                  f"none at each budget, and each arm that reads unlabelled images against "
-                  f"pseudo-labelling. {holm_text}:", *(j.sentence() for j in judged)]
+                  f"none at each budget{unlabelled}. {holm_text}:",
+                  *(j.sentence() for j in judged)]
     reference = judge(reference_comparisons(summary))
     if reference:
         lines += [f"\nReference lines, not verdicts (oracle generators saw every label; Holm "

@@ -138,3 +138,19 @@ def test_an_unfinished_folder_is_refused_in_one_line_not_read_as_a_result(tmp_pa
     message = str(error.value)
     assert "\n" not in message and "2 of 10 (budget, seed) jobs" in message
     assert "again to resume" in message
+
+
+def test_a_p_value_beside_the_line_prints_with_the_digit_that_decides():
+    from genaug.verdicts import p_number
+
+    assert (p_number(0.0497), p_number(0.0503), p_number(0.012), p_number(0.0004)) == (
+        "0.0497", "0.0503", "0.012", "< 0.001")
+
+
+def test_the_family_is_introduced_with_only_the_comparisons_it_holds():
+    from genaug.verdicts import verdict_lines
+
+    labelled_only, _ = load_results(Path("results/fashion_mnist-cpu"))
+    with_unlabelled, _ = load_results(Path("results/fashion_mnist-cpu-arms"))
+    assert "pseudo-labelling" not in verdict_lines(labelled_only.summary)[0]
+    assert "against pseudo-labelling" in verdict_lines(with_unlabelled.summary)[0]
