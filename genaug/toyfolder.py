@@ -96,7 +96,11 @@ def draw_shape(kind: str, size: int, rng: np.random.Generator, noise: float = 8.
 
 def make_shapes_folder(path: str | Path, per_class: int = 40, size: int = 32, seed: int = 0,
                        classes: Sequence[str] = tuple(SHAPES)) -> Path:
-    """Write ``per_class`` PNGs of every class to ``path/<class>/``; a finished folder is kept."""
+    """Write ``per_class`` PNGs of every class to ``path/<class>/``; a finished folder is kept.
+    A folder (re)written here drops its saved test split: its files are new, and the split
+    saved for the old ones would refuse them as a changed folder."""
+    from genaug.folder_split import split_file  # here: it imports torch
+
     path = Path(path)
     unknown = [c for c in classes if c not in SHAPES]
     if unknown:
@@ -109,4 +113,5 @@ def make_shapes_folder(path: str | Path, per_class: int = 40, size: int = 32, se
         rng = np.random.default_rng([seed, list(SHAPES).index(name)])  # one stream per class
         for i in range(per_class):
             draw_shape(name, size, rng).save(folder / f"{name}_{i:04d}.png")
+        split_file(path).unlink(missing_ok=True)
     return path

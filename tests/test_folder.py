@@ -345,3 +345,12 @@ def test_quick_experiment_runs_on_a_colour_folder_from_the_command_line(tmp_path
     assert len(rows) == 4 * 3 and {r["method"] for r in rows} == {"none", "classical", "cvae",
                                                                     "cgan"}
     assert "95% CI" in out or "[" in out
+
+
+def test_a_regenerated_shapes_folder_draws_a_new_split_instead_of_refusing(tmp_path):
+    root = make_shapes_folder(tmp_path / "shapes", per_class=12, classes=CLASSES)
+    first = folder.load_folder(root, "test", size=16)
+    shutil.rmtree(root)  # a learner clears the quick cache but not the saved splits
+    again = folder.load_folder(make_shapes_folder(root, per_class=12, classes=CLASSES), "test",
+                               size=16)
+    assert len(again) == len(first)
