@@ -3,6 +3,7 @@
     python scripts/nbtools.py sync [--check]      write the Colab setup cell into every notebook,
                                                   the Colab links into README.md, and the
                                                   docs' result sections (genaug.results_docs)
+                                                  and docs/teaching.md's notebook times
     python scripts/nbtools.py exercises [--check] regenerate exercises/ from solutions/
     python scripts/nbtools.py execute [--full] [NOTEBOOK ...]
                                                   run notebooks top to bottom, store their outputs
@@ -48,6 +49,7 @@ DIAGRAMS = ROOT / "docs" / "diagrams"
 ATTACHED = re.compile(r"\(attachment:([\w-]+\.png)\)")  # a diagram shown from the cell itself
 LINKS_START, LINKS_END = "<!-- colab-links:start -->", "<!-- colab-links:end -->"
 PRETRAINED_START, PRETRAINED_END = "<!-- pretrained:start -->", "<!-- pretrained:end -->"
+TIMES_START, TIMES_END = "<!-- times:start -->", "<!-- times:end -->"
 PERCENT = ("test accuracy", "class accuracy", "precision", "recall", "largest class share",
            "judge on real test images")
 
@@ -94,7 +96,7 @@ def sync(check: bool) -> int:
                 write(nb, path)
     for path in stale:
         print(f"{'stale' if check else 'updated'} setup cell or diagram: {path.relative_to(ROOT)}")
-    readme_stale = _sync_readme(check)
+    readme_stale = _sync_sections(check)
     docs_stale = _sync_results_docs(check)
     return 1 if (check and (stale or readme_stale or docs_stale)) else 0
 
@@ -153,23 +155,45 @@ def pretrained_table() -> str:
     return "\n".join(lines)
 
 
-def _sync_readme(check: bool) -> bool:
-    """Rewrite README's generated sections between their markers; True if one was stale."""
-    if not README.is_file():
-        return False
-    text = README.read_text()
-    new = text
-    for (start, end), make in SECTIONS.items():
-        if start in new:
-            head, rest = new.split(start, 1)
-            _, tail = rest.split(end, 1)
-            new = f"{head}{start}\n{make()}\n{end}{tail}"
-    if new == text:
-        return False
-    print(f"{'stale' if check else 'updated'}: README.md's generated sections")
-    if not check:
-        README.write_text(new)
-    return True
+def times_table() -> str:
+    """A Markdown table of each notebook's quick-mode wall time from docs/notebook_times.json,
+    with the date its stored outputs were made, and each folder's total."""
+    times = json.loads(TIMES_FILE.read_text()).get("quick", {}) if TIMES_FILE.is_file() else {}
+    lines = ["| notebook | quick mode | on | outputs stored |", "|---|---|---|---|"]
+    for folder in ("notebooks", "solutions"):
+        paths = notebook_paths((folder,))
+        for path in paths:
+            rel = path.relative_to(ROOT).as_posix()
+            entry = times.get(rel)
+            took = f"{entry['seconds']:.0f} s | {entry['device']}" if entry else "not recorded |"
+            date = read(path).metadata.get("genaug", {}).get("date", "not recorded")
+            lines.append(f"| `{rel}` | {took} | {date} |")
+        recorded = [times[p.relative_to(ROOT).as_posix()]["seconds"] for p in paths
+                    if p.relative_to(ROOT).as_posix() in times]
+        lines.append(f"| all of `{folder}/` | {sum(recorded) / 60:.1f} min "
+                     f"({len(recorded)} of {len(paths)} recorded) | | |")
+    return "\n".join(lines)
+
+
+def _sync_sections(check: bool) -> bool:
+    """Rewrite the generated sections between their markers in README.md and docs/teaching.md;
+    True if one was stale."""
+    stale = False
+    for path, sections in DOC_SECTIONS.items():
+        text = path.read_text() if path.is_file() else ""
+        new = text
+        for (start, end), make in sections.items():
+            if start in new:
+                head, rest = new.split(start, 1)
+                _, tail = rest.split(end, 1)
+                new = f"{head}{start}\n{make()}\n{end}{tail}"
+        if new != text:
+            stale = True
+            print(f"{'stale' if check else 'updated'}: {path.relative_to(ROOT)}'s generated "
+                  "sections")
+            if not check:
+                path.write_text(new)
+    return stale
 
 
 def to_exercise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -268,8 +292,9 @@ def _device_name() -> str:
     return describe(get_device())
 
 
-SECTIONS = {(LINKS_START, LINKS_END): colab_table,
-            (PRETRAINED_START, PRETRAINED_END): pretrained_table}
+DOC_SECTIONS = {README: {(LINKS_START, LINKS_END): colab_table,
+                         (PRETRAINED_START, PRETRAINED_END): pretrained_table},
+                ROOT / "docs" / "teaching.md": {(TIMES_START, TIMES_END): times_table}}
 
 
 def main() -> int:
