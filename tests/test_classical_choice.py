@@ -118,7 +118,7 @@ def test_full_mode_sweeps_the_recipes_that_move_the_images_and_quick_mode_keeps_
 
 def test_the_sweep_runs_on_the_first_sweep_seeds_and_a_bad_count_is_refused(tmp_path):
     from genaug.experiment import ConfigError, validate
-    from genaug.experiment.runner import sweep_jobs
+    from genaug.experiment.schedule import sweep_jobs
 
     config = preset("fashion_mnist", budgets=(10, 50), seeds=5, sweep_seeds=2)
     assert [(j.budget, j.seed) for j in sweep_jobs(config, tmp_path)] == [

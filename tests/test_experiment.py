@@ -1,5 +1,6 @@
 """The experiment's statistics, batch recipes, runner and command line, on tiny settings."""
 
+import dataclasses
 import json
 import math
 
@@ -24,6 +25,9 @@ from genaug.experiment import (
     stacked_batches,
     train_generator,
 )
+from genaug.experiment.jobs import RUNS_CSV, SWEEP_CSV
+from genaug.experiment.results_io import read_rows
+from genaug.experiment.schedule import BudgetRuns
 from genaug.stats import format_table, mean_ci, paired_differences, summarise
 
 
@@ -230,24 +234,46 @@ def test_every_generator_trains_with_the_recipe_the_config_records(kind, tmp_pat
 
 
 @pytest.mark.parametrize("ratio", [0.25, None])
-def test_phases_run_the_sweep_first_only_when_there_is_a_choice(ratio, monkeypatch, tmp_path):
+def test_the_sweep_runs_first_only_when_there_is_a_choice(ratio, monkeypatch, tmp_path):
     config = preset("digits", budgets=(5, 10), seeds=3, methods=("none", "cvae"), ratio=ratio)
-    phases = []
+    started = []
 
-    def record(jobs, folder, pool, desc):
-        phases.append([(type(j).__name__, getattr(j, "budget", None), getattr(j, "sweep", None))
-                       for j in jobs])
-        return {jobs[-1].table: []}
+    def record(jobs, folder, pool, desc, later):
+        started.append([(type(j).__name__, getattr(j, "budget", None), getattr(j, "sweep", None))
+                        for j in jobs])
+        return {RUNS_CSV: []}
 
     monkeypatch.setattr(runner, "_run_jobs", record)
     runner._run_phases(config, tmp_path, None)
     study = [("ImbalanceJob", None, None)] * 3
-    budgets = [("BudgetJob", b, False) for b in (10, 10, 10, 5, 5, 5)]  # the longest first
-    if ratio is None:  # a choice to make at each budget: the sweep, the study beside it, then
-        sweep = [(kind, b, True) for kind, b, _ in budgets]  # the budgets with their choices
-        assert phases == [study + sweep, budgets]
-    else:  # nothing to choose: one phase, so no worker waits for a sweep
-        assert phases == [study + budgets]
+    sweep = [("BudgetJob", b, True) for b in (10, 10, 10, 5, 5, 5)]  # the longest first
+    assert started == [study + sweep if ratio is None else study]
+
+
+def test_a_budget_runs_once_its_own_sweep_is_done_with_its_own_choices(tmp_path):
+    config = preset("digits", budgets=(5, 10), seeds=3, methods=("none", "cvae"), ratio=None,
+                    ratios=(0.1, 0.5), sweep_seeds=2)
+    later = BudgetRuns(config, tmp_path)
+
+    def row(budget, seed, ratio, accuracy):
+        return {"budget": budget, "seed": seed, "method": "cvae", "ratio": ratio,
+                "threshold": "", "classical_recipe": "", "val_accuracy": accuracy}
+
+    sweep = [row(5, 0, 0.1, 0.9), row(5, 0, 0.5, 0.2), row(10, 0, 0.1, 0.2),
+             row(10, 0, 0.5, 0.9)]
+    assert later.released({SWEEP_CSV: sweep}) == []  # seed 1 of each budget is still running
+    sweep += [row(5, 1, 0.1, 0.9), row(5, 1, 0.5, 0.2)]
+    small = later.released({SWEEP_CSV: sweep})
+    assert [(j.budget, j.seed, j.sweep) for j in small] == [(5, s, False) for s in range(3)]
+    assert {j.ratios["cvae"] for j in small} == {0.1}
+    assert later.released({SWEEP_CSV: sweep}) == []  # released once
+    sweep += [row(10, 1, 0.1, 0.2), row(10, 1, 0.5, 0.9)]
+    large = later.released({SWEEP_CSV: sweep})
+    assert [(j.budget, j.seed) for j in large] == [(10, s) for s in range(3)]
+    assert {j.ratios["cvae"] for j in large} == {0.5}  # its own sweep's choice, not budget 5's
+    fixed = BudgetRuns(dataclasses.replace(config, ratio=0.25), tmp_path)  # nothing to choose
+    assert [(j.budget, j.seed) for j in fixed.released({})] == [
+        (10, 0), (10, 1), (10, 2), (5, 0), (5, 1), (5, 2)]
 
 
 def test_quick_preset_fixes_the_generated_share_and_the_report_says_so(monkeypatch):
@@ -295,3 +321,22 @@ def test_a_bound_just_off_zero_is_printed_on_its_side_of_zero():
     line = report.verdict(row, "none")
     assert "-0.6 [-1.2, -0.004] points" in line and "evidence of a loss" in line
     assert report.points(0.0) == "+0.0" and report.points(0.5, signed=False) == "50.0"
+
+
+def test_two_workers_give_the_rows_one_gives_in_the_same_order(tmp_path):
+    """Budget runs start as soon as their own sweep is done, whatever finishes first: the
+    choices, rows and their order are those of one job after another."""
+    config = preset("digits", budgets=(5, 10), seeds=2, sweep_seeds=1, classifier_steps=20,
+                    methods=("none", "classical"), imbalance=False,
+                    classical_recipes=("shift+flip", "half-shift+flip"))
+    timings = ("generator_seconds", "classifier_seconds")
+
+    def rows(folder):
+        return {table: [{k: v for k, v in row.items() if k not in timings}
+                        for row in read_rows(folder / table)]
+                for table in (RUNS_CSV, SWEEP_CSV)}
+
+    one = run_experiment(config, tmp_path / "one", workers=1)
+    two = run_experiment(config, tmp_path / "two", workers=2)
+    assert rows(tmp_path / "one") == rows(tmp_path / "two")
+    assert two.recipes == one.recipes and len(two.runs) == 2 * 2 * 2

@@ -2,6 +2,7 @@
 whenever it was quiet for a minute (issue 24: the full grid printed nothing for 400 s)."""
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from genaug.experiment import preset, read_rows, run_experiment, runner
 from genaug.experiment.joblog import JobLog
@@ -40,11 +41,13 @@ class FakeJob:
 
 
 def test_rows_keep_the_jobs_order_when_jobs_finish_out_of_order(tmp_path, capsys, monkeypatch):
-    def backwards(jobs, pool):
+    def backwards(jobs, pool, later, tables, done):
         return ((job, (job.run(), 1.0)) for job in reversed(jobs))
 
-    monkeypatch.setattr(runner, "_as_finished", backwards)
-    tables = runner._run_jobs([FakeJob(s) for s in range(3)], tmp_path, None, "fake phase")
+    monkeypatch.setattr(runner, "as_finished", backwards)
+    no_budgets = SimpleNamespace(keys=[], released=lambda tables: [])
+    tables = runner._run_jobs([FakeJob(s) for s in range(3)], tmp_path, None, "fake phase",
+                              no_budgets)
     expected = [(s, part) for s in range(3) for part in (0, 1)]
     assert [(r["seed"], r["part"]) for r in tables["fake.csv"]] == expected
     assert [(r["seed"], r["part"]) for r in read_rows(tmp_path / "fake.csv")] == expected

@@ -15,22 +15,28 @@ import multiprocessing
 import os
 import subprocess
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
 
 from genaug import __version__
 from genaug.augment import DEFAULT_RECIPE
-from genaug.config import PROGRESS_ENV
 from genaug.device import describe, end_with_parent, get_device, keep_freed_cpu_memory
 from genaug.experiment.choices import by_budget, chosen_settings, needs_sweep
 from genaug.experiment.data_record import check_same_data, record_data
 from genaug.experiment.joblog import JobLog, say
 from genaug.experiment.jobs import IMBALANCE_CSV, RUNS_CSV, SWEEP_CSV, BudgetJob, ImbalanceJob
 from genaug.experiment.results_io import read_rows, write_csv
+from genaug.experiment.schedule import (
+    BudgetRuns,
+    Job,
+    as_finished,
+    job_key,
+    row_key,
+    sweep_jobs,
+)
 from genaug.experiment.settings import ExperimentConfig, arm_label
 from genaug.experiment.validation import (
     ConfigError,
@@ -122,35 +128,19 @@ def run_experiment(config: ExperimentConfig, out: str | Path, workers: int | Non
 
 def _run_phases(config: ExperimentConfig, folder: Path, pool: ProcessPoolExecutor | None
                 ) -> tuple[list[dict], list[dict], tuple[dict, dict, dict], list[dict]]:
-    """The validation sweep at every budget, where there is a choice to make, then every
-    (budget, seed) with the settings its budget chose (ratios, thresholds, recipes). The
-    imbalance study needs no choice: it runs beside the sweep, or beside the budgets when there
-    is none, so no worker waits. The longest jobs go first."""
-    seeds, budgets = range(config.seeds), sorted(config.budgets, reverse=True)
-    study = [ImbalanceJob(config, s, folder) for s in seeds] if config.imbalance else []
-    tables: dict[str, list[dict]] = {}
-    if needs_sweep(config):
-        tables = _run_jobs(study + sweep_jobs(config, folder), folder, pool,
-                           "ratio sweep and imbalance study")
-        study = []
-    chosen = chosen_settings(config, tables.get(SWEEP_CSV, []))
-    ratios, thresholds, recipes = chosen
-    jobs = [BudgetJob(config, b, s, folder, ratios[b], thresholds=thresholds[b],
-                      recipes=recipes[b]) for b in budgets for s in seeds]
+    """The validation sweep at every budget where there is a choice to make, and every
+    (budget, seed) with the settings its budget chose (ratios, thresholds, recipes), started
+    as soon as that budget's own sweep is done: no worker waits for another budget's sweep.
+    The imbalance study needs no choice and runs beside them. The longest jobs go first."""
     if config.measure_pools and config.sources():  # train the judge once, before the workers
         say("reference classifier: loaded, or trained once (it scores every pool)")
         reference_classifier(config.dataset, root=config.data_root, size=config.image_size)
-    tables |= _run_jobs(study + jobs, folder, pool, "budgets x seeds")
+    study = [ImbalanceJob(config, s, folder) for s in range(config.seeds)] \
+        if config.imbalance else []
+    sweep = sweep_jobs(config, folder) if needs_sweep(config) else []
+    tables = _run_jobs(study + sweep, folder, pool, "experiment", BudgetRuns(config, folder))
+    chosen = chosen_settings(config, tables.get(SWEEP_CSV, []))
     return tables.get(SWEEP_CSV, []), tables.get(IMBALANCE_CSV, []), chosen, tables[RUNS_CSV]
-
-
-def sweep_jobs(config: ExperimentConfig, folder: Path) -> list[BudgetJob]:
-    """The validation sweep: every budget, largest first, on the first ``sweep_seeds`` seeds
-    (every seed when 0). Choosing on fewer seeds than the run reports keeps a sweep of many
-    candidates at converged classifier steps affordable; the choice still sees no test image."""
-    seeds = range(config.sweep_seeds or config.seeds)
-    return [BudgetJob(config, b, s, folder, sweep=True)
-            for b in sorted(config.budgets, reverse=True) for s in seeds]
 
 
 def baselines(config: ExperimentConfig) -> tuple[str, ...]:
@@ -207,25 +197,6 @@ def _imbalance_summary(imbalance: list[dict]) -> list[dict]:
             for r, b in zip(recall, balanced, strict=True)]
 
 
-def _run_quietly(job: BudgetJob | ImbalanceJob) -> tuple[list[dict], float]:
-    """Run one job with inner progress bars hidden (a worker process, or the main one); return
-    its rows and its seconds."""
-    previous = os.environ.get(PROGRESS_ENV)
-    os.environ[PROGRESS_ENV] = "0"
-    start = time.perf_counter()
-    try:
-        return job.run(), time.perf_counter() - start
-    finally:
-        if previous is None:
-            os.environ.pop(PROGRESS_ENV)
-        else:
-            os.environ[PROGRESS_ENV] = previous
-
-
-def _job_key(job) -> tuple:
-    return tuple(getattr(job, f) for f in job.key_fields)
-
-
 def _worker_pool(workers: int) -> ProcessPoolExecutor | contextlib.nullcontext:
     """``workers`` processes sharing the cores between them (spawned: CUDA cannot be forked),
     started as jobs arrive; with one worker, jobs run in this process (``nullcontext``)."""
@@ -236,36 +207,28 @@ def _worker_pool(workers: int) -> ProcessPoolExecutor | contextlib.nullcontext:
                                initargs=(max(1, (os.cpu_count() or 1) // workers),))
 
 
-def _run_jobs(jobs: list, folder: Path, pool: ProcessPoolExecutor | None, desc: str
-              ) -> dict[str, list[dict]]:
+def _run_jobs(jobs: list[Job], folder: Path, pool: ProcessPoolExecutor | None, desc: str,
+              later: BudgetRuns) -> dict[str, list[dict]]:
     """Run the jobs whose rows are not yet in their CSV files (in the pool's processes, where
-    there is a pool), writing each job's rows and a line as it finishes; return every table's
-    rows, in the order of ``jobs`` whatever order they finished in."""
-    fields = {job.table: job.key_fields for job in jobs}  # what identifies a job's rows
+    there is a pool), and the budget runs ``later`` releases as the sweep finishes, writing
+    each job's rows and a line as it finishes; return every table's rows, in a fixed order
+    (the order of ``jobs``, then of the budget runs) whatever order they finished in."""
+    fields = {RUNS_CSV: BudgetJob.key_fields} | {job.table: job.key_fields for job in jobs}
     tables = {table: read_rows(folder / table, keys) for table, keys in fields.items()}
-    done = {(table, tuple(row[k] for k in fields[table]))
-            for table, rows in tables.items() for row in rows}
-    todo = [job for job in jobs if (job.table, _job_key(job)) not in done]
-    order = {(job.table, _job_key(job)): i for i, job in enumerate(jobs)}  # rows keep it
-    n_done = len(jobs) - len(todo)
-    with (progress_bar(len(jobs), desc, initial=n_done) as bar,
-          JobLog(desc, len(jobs), n_done) as log):
-        for job, (new, seconds) in _as_finished(todo, pool):
-            tables[job.table] = sorted(tables[job.table] + new, key=lambda row, t=job.table:
-                                       order.get((t, tuple(row[k] for k in fields[t])), 0))
-            write_csv(folder / job.table, tables[job.table])
+    done = {(table, row_key(row, fields[table])) for table, rows in tables.items()
+            for row in rows}
+    order = {key: i for i, key in enumerate([(job.table, job_key(job)) for job in jobs]
+                                            + [(RUNS_CSV, key) for key in later.keys])}
+    total = len(order)
+    with (progress_bar(total, desc, initial=len(done)) as bar,
+          JobLog(desc, total, len(done)) as log):
+        for job, (new, seconds) in as_finished(jobs, pool, later, tables, done):
+            t = job.table
+            tables[t] = sorted(tables[t] + new, key=lambda r: order[(t, row_key(r, fields[t]))])
+            write_csv(folder / t, tables[t])
             bar.update()
             log.finished(job.label, seconds)
     return tables
-
-
-def _as_finished(jobs: list, pool: ProcessPoolExecutor | None
-                 ) -> Iterator[tuple[BudgetJob | ImbalanceJob, tuple[list[dict], float]]]:
-    """Each job with its rows and seconds, as soon as it finishes (in order without a pool)."""
-    if pool is None:
-        return ((job, _run_quietly(job)) for job in jobs)
-    futures = {pool.submit(_run_quietly, job): job for job in jobs}
-    return ((futures[future], future.result()) for future in as_completed(futures))
 
 
 def _record_config(folder: Path, config: ExperimentConfig) -> None:
