@@ -103,6 +103,14 @@ def load_model(model: nn.Module, path: str | Path) -> dict[str, Any]:
     return {k: v for k, v in state.items() if k not in ("model_class", "config", "model")}
 
 
+def shown_path(path: Path) -> str:
+    """``path`` as a learner reads it: under the home folder as ``~/...``, whoever runs it."""
+    try:
+        return str(Path("~") / Path(path).resolve().relative_to(Path.home().resolve()))
+    except ValueError:  # outside the home folder
+        return str(path)
+
+
 def cached(
     name: str, model: nn.Module, train: Callable[[nn.Module], History], folder: Path | None = None
 ) -> History:
@@ -116,7 +124,7 @@ def cached(
     if path.is_file():
         try:
             history = History.from_dict(load_model(model, path)["history"])
-            print(f"Loaded {name} from {path} (delete the file to train again).")
+            print(f"Loaded {name} from {shown_path(path)} (delete the file to train again).")
             return history
         except (CheckpointMismatchError, KeyError) as error:
             print(f"Retraining {name}: the cached checkpoint does not fit ({error})")

@@ -136,17 +136,27 @@ def summarise(
 
 def format_table(rows: Sequence[Mapping], columns: Sequence[str],
                  percent: Sequence[str] = ()) -> str:
-    """A plain-text table; columns named in ``percent`` print as percentages (0.1234 -> 12.3)."""
+    """A plain-text table; columns named in ``percent`` print as percentages (0.1234 -> 12.3,
+    headed 'name %'), other numbers with the same decimals down a column (two, or one from
+    100 up), so 20.04 never stands beside a bare 20."""
+
+    def decimals(col: str) -> int:
+        values = [abs(r[col]) for r in rows if isinstance(r.get(col), float)
+                  and not math.isnan(r[col])]
+        return 1 if col in percent or (values and max(values) >= 100) else 2
+
+    places = {col: decimals(col) for col in columns}
 
     def cell(row: Mapping, col: str) -> str:
         value = row.get(col, "")
         if isinstance(value, float):
             if math.isnan(value):
                 return "-"
-            return f"{100 * value:.1f}" if col in percent else f"{value:.3g}"
+            return f"{(100 if col in percent else 1) * value:.{places[col]}f}"
         return str(value)
 
-    table = [list(columns)] + [[cell(r, c) for c in columns] for r in rows]
+    header = [f"{col} %" if col in percent else col for col in columns]
+    table = [header] + [[cell(r, c) for c in columns] for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
     lines = ["  ".join(v.rjust(w) for v, w in zip(line, widths, strict=True)) for line in table]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -154,3 +154,10 @@ def test_fit_classifier_resumes_from_the_saved_step(tmp_path, subset, capsys):
     assert len(drawn) == 20, "a resumed run should only train the remaining steps"
     assert history.steps["loss"] == [10, 20, 30, 40]  # the first two come from the checkpoint
     assert load_checkpoint(path)["step"] == 40
+
+
+def test_a_cached_path_is_shown_under_the_home_folder_as_a_tilde(tmp_path):
+    from genaug.checkpoint import shown_path
+
+    assert shown_path(pathlib.Path.home() / ".cache" / "genaug" / "m.pt") == "~/.cache/genaug/m.pt"
+    assert shown_path(tmp_path / "m.pt") == str(tmp_path / "m.pt")  # elsewhere: as it is

@@ -77,7 +77,9 @@ def test_paired_gain_is_exact_and_narrower_than_separate_intervals():
 def test_format_table_prints_percentages_and_dashes():
     text = format_table([{"m": "x", "acc": 0.1234, "ci": math.nan}], ["m", "acc", "ci"],
                         percent=["acc"])
-    assert "12.3" in text and "-" in text.splitlines()[-1]
+    assert "12.3" in text and "-" in text.splitlines()[-1] and "acc %" in text
+    mixed = format_table([{"m": "a", "d": 20.0}, {"m": "b", "d": 0.212}], ["m", "d"])
+    assert "20.00" in mixed and "0.21" in mixed  # one column, one number of decimals
 
 
 def _tiny_data(n_per_class=6, size=8):
