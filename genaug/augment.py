@@ -23,7 +23,7 @@ COLOUR_JITTER = 0.4  # config_for's jitter strength for colour images (chosen in
 # they differ in how far they move an image, and a weaker one is there for a classifier that
 # strong augmentation leaves under-trained. "flip" alone moves nothing where nothing may flip.
 CLASSICAL_RECIPES = {"shift+flip": 0.1, "half-shift+flip": 0.05, "flip": 0.0}
-DEFAULT_RECIPE = tuple(CLASSICAL_RECIPES)[0]  # config_for's, chosen by hand (its docstring)
+DEFAULT_RECIPE = tuple(CLASSICAL_RECIPES)[0]  # config_for's, chosen on validation (its docstring)
 
 
 @dataclass(frozen=True)
