@@ -13,7 +13,8 @@ The design, in the order the runner follows it:
    the validation set at each budget (a short sweep, ``choices``), unless a ratio is fixed; so
    is classical augmentation's recipe, which every '+classical' arm of that budget shares.
    Generated images replace real ones in each batch, or are added beside a full real batch
-   (``mixing``; see ``stacks``), or both, each mode an arm of its own.
+   (``mixing``; see ``stacks``), or both, each mode an arm of its own. A budget's runs start
+   as soon as its own sweep is done, while other budgets' sweeps go on (``schedule``).
 5. Every method trains the same classifier for the same number of steps. The methods of one
    seed start from the same weights and see the same real batches, so their differences are
    paired. They are trained side by side as one stacked model (see ``SmallCNN``).
