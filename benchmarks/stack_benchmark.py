@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from genaug.device import get_device
+from genaug.device import get_device, synchronize
 from genaug.models.classifier import ClassifierConfig, SmallCNN
 
 
@@ -35,8 +35,7 @@ def time_steps(n_models: int, compiled: bool, steps: int, device: torch.device) 
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        synchronize(device)
 
     start = time.perf_counter()
     step(), step()

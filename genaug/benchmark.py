@@ -23,7 +23,7 @@ from torchvision import transforms
 
 from genaug.augment import AugmentConfig, augment, config_for
 from genaug.data import batches, load_dataset
-from genaug.device import autocast, describe, get_device, make_generator
+from genaug.device import autocast, describe, get_device, make_generator, synchronize
 from genaug.models.classifier import ClassifierConfig, SmallCNN
 
 
@@ -85,7 +85,7 @@ def images_per_second(batch_iter, steps: int, warmup: int, device: torch.device,
     batch_size = 0
     for step in range(warmup + steps):
         if step == warmup:
-            _sync(device)
+            synchronize(device)
             start = time.perf_counter()
         x, y = next(batch_iter)
         batch_size = x.shape[0]
@@ -94,14 +94,8 @@ def images_per_second(batch_iter, steps: int, warmup: int, device: torch.device,
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-    _sync(device)
+    synchronize(device)
     return steps * batch_size / (time.perf_counter() - start)
-
-
-def _sync(device: torch.device) -> None:
-    """Wait for the GPU's queued work, so a timer measures the work rather than its launch."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def run(dataset: str = "fashion_mnist", steps: int = 200, warmup: int = 20, repeats: int = 3,
@@ -140,10 +134,10 @@ def augmentation_only(dataset: str = "fashion_mnist", n: int = 10_000) -> None:
     per_sample = len(pil) / (time.perf_counter() - start)
     generator, config = make_generator(0), every_transform(dataset)
     augment(x, generator, config)  # warm-up
-    _sync(device)
+    synchronize(device)
     start = time.perf_counter()
     augment(x, generator, config)
-    _sync(device)
+    synchronize(device)
     batched = n / (time.perf_counter() - start)
     print(f"augmentation alone: per-sample {per_sample:,.0f} images/s, "
           f"batched on {device.type} {batched:,.0f} images/s ({batched / per_sample:.0f}x)")

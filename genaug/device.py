@@ -53,6 +53,12 @@ def describe(device: torch.device) -> str:
     return device.type
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the GPU's queued work, so a timer measures the work rather than its launch."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and PyTorch (every device) so a run can be repeated number for number."""
     random.seed(seed)

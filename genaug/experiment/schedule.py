@@ -104,4 +104,3 @@ def run_quietly(job: Job) -> tuple[list[dict], float]:
             os.environ.pop(PROGRESS_ENV)
         else:
             os.environ[PROGRESS_ENV] = previous
-
