@@ -146,7 +146,8 @@ def settings_note(results: Results) -> str:
     thresholds = (f", confidence thresholds {_chosen(results.thresholds, swept)}"
                   if any(results.thresholds.values()) else "")
     config = results.config
-    sweep_seeds = (f" (choices on validation from seeds 0-{config.sweep_seeds - 1})"
+    chose_on = "seed 0" if config.sweep_seeds == 1 else f"seeds 0-{config.sweep_seeds - 1}"
+    sweep_seeds = (f" (choices on validation from {chose_on})"
                    if 0 < config.sweep_seeds < config.seeds and swept else "")
     return (f"{config.seeds} seeds{sweep_seeds}, {_steps_note(results)} per method"
             + _share_note(config, results.ratios, swept) + thresholds + _recipe_note(results))

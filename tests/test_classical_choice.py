@@ -127,3 +127,14 @@ def test_the_sweep_runs_on_the_first_sweep_seeds_and_a_bad_count_is_refused(tmp_
     assert [j.seed for j in sweep_jobs(every, tmp_path)] == [0, 1, 2, 3, 4] * 2
     with pytest.raises(ConfigError, match="sweep_seeds must be .* from 1 to seeds \\(5\\)"):
         validate(dataclasses.replace(config, sweep_seeds=6))
+
+
+@pytest.mark.parametrize("sweep_seeds, said", [(1, "(choices on validation from seed 0)"),
+                                               (2, "(choices on validation from seeds 0-1)"),
+                                               (0, "5 seeds, ")])
+def test_the_note_names_the_seeds_validation_chose_on(sweep_seeds, said):
+    results, _ = load_results(OLD_FOLDER)
+    assert results.sweep, "the note speaks of a sweep only where there is one"
+    config = dataclasses.replace(results.config, seeds=5, sweep_seeds=sweep_seeds)
+    note = settings_note(dataclasses.replace(results, config=config))
+    assert said in note and (sweep_seeds or "choices on validation from" not in note)
