@@ -111,15 +111,18 @@ def _chosen(choices: dict[int, dict[str, float]], swept: set) -> str:
         f"{b} per class: {listed(arms)}" for b, arms in sorted(choices.items()))
 
 
+MIXING_NOTES = {"replace": "generated images replace real ones",
+                "add": "generated images added to a full real batch",
+                "both": "both replace and add (rows ending in @add)"}
+
+
 def _share_note(config: ExperimentConfig, ratios: dict[int, dict[str, float]],
                 swept: set = frozenset()) -> str:
     """How each arm's generated share was set (fixed in advance, or chosen on validation at
     the ``swept`` budgets) and how it entered the batches."""
     if not any(ratios.values()):
         return ""
-    mixing = {"replace": "generated images replace real ones",
-              "add": "generated images added to a full real batch",
-              "both": "both replace and add (rows ending in @add)"}[config.mixing]
+    mixing = MIXING_NOTES[config.mixing]
     if config.ratio is not None:
         return f", generated share fixed at {config.ratio}, {mixing}"
     return f", {mixing}, generated share {_chosen(ratios, swept)}"
@@ -235,22 +238,29 @@ def plot_results(results: Results) -> plt.Figure:
 
 
 def plot_gains_by_setting(results: Results) -> plt.Figure:
-    """One panel per fair setting: its arms' paired gains over none with 95% bands, and the
-    oracle arms in every panel as reference lines, each in its own colour and dash with its
-    interval (notebook 09's figure)."""
+    """One panel per fair setting and mixing mode: its arms' paired gains over none with 95%
+    bands, and that mode's oracle arms as reference lines, each in its own colour and dash with
+    its interval (notebook 09's figure). An arm with nothing generated (classical) is in every
+    row; names drop the '@add' their row's title states, so one arm keeps one colour."""
     budgets = sorted({r["budget"] for r in results.summary})
     gains = _bands(results.summary, budgets, "gain_vs_none", skip="none")
-    reference = {m: g for m, g in gains.items() if parse_method(m).setting == "reference"}
+    modes = list(dict.fromkeys(parse_method(m).mixing for m in gains
+                               if parse_method(m).source)) or ["replace"]
     settings = [s for s in ("labelled", "labelled + unlabelled")
                 if any(parse_method(m).setting == s for m in gains)] or ["labelled"]
-    fig, axes = plt.subplots(1, len(settings), figsize=(6.5 * len(settings), 4.5), sharey=True,
-                             squeeze=False)
-    for ax, setting in zip(axes[0], settings, strict=True):
-        arms = {m: g for m, g in gains.items() if parse_method(m).setting == setting}
-        plot_with_ci(budgets, arms, "labelled images per class",
-                     "gain over no augmentation (points)", title=SETTING_TITLES[setting], ax=ax)
-        plot_reference_lines(budgets, reference, ax)
-        ax.axhline(0, color="black", linewidth=0.8)
+    fig, axes = plt.subplots(len(modes), len(settings), sharey=True, squeeze=False,
+                             figsize=(6.5 * len(settings), 4.5 * len(modes)))
+    for row, mode in zip(axes, modes, strict=True):
+        in_mode = {m.partition("@")[0]: g for m, g in gains.items()
+                   if parse_method(m).source is None or parse_method(m).mixing == mode}
+        reference = {m: g for m, g in in_mode.items() if parse_method(m).setting == "reference"}
+        for ax, setting in zip(row, settings, strict=True):
+            arms = {m: g for m, g in in_mode.items() if parse_method(m).setting == setting}
+            title = SETTING_TITLES[setting] + (f"\n{MIXING_NOTES[mode]}" if len(modes) > 1 else "")
+            plot_with_ci(budgets, arms, "labelled images per class",
+                         "gain over no augmentation (points)", title=title, ax=ax)
+            plot_reference_lines(budgets, reference, ax)
+            ax.axhline(0, color="black", linewidth=0.8)
     return fig
 
 

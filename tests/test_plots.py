@@ -63,6 +63,32 @@ def test_oracle_lines_differ_from_each_other_and_carry_their_intervals():
     plt.close(fig)
 
 
+def test_both_mixing_modes_get_a_row_each_with_their_own_arms_and_oracles():
+    from genaug import report
+    from genaug.experiment import preset, runner
+    from genaug.stats import summarise
+
+    methods = ("none", "classical", "cgan", "cgan@add", "pseudo-label", "pseudo-label@add",
+               "oracle-cgan", "oracle-cgan@add")
+    runs = [{"budget": b, "seed": s, "method": m,
+             "test_accuracy": 0.6 + 0.01 * i + 0.003 * s * (i % 3)}
+            for b in (10, 50) for s in range(3) for i, m in enumerate(methods)]
+    summary = summarise(runs, "test_accuracy", baselines=("none",))
+    results = runner.Results(preset("digits"), None, {}, runs, [], [], summary, [])
+    fig = report.plot_gains_by_setting(results)
+    assert len(fig.axes) == 4  # (replace, add) x (labelled, labelled + unlabelled)
+    replace, add = fig.axes[0], fig.axes[2]
+    assert "replace" in replace.get_title() and "added" in add.get_title()
+    for ax in (replace, add):  # the same names in both rows, so an arm keeps its colour
+        assert sorted(line.get_label() for line in ax.get_lines()
+                      if not line.get_label().startswith("_")) == ["cgan", "classical"]
+        assert [c.get_label() for c in ax.containers] == ["oracle-cgan (reference)"]
+    gain = {ax: next(line for line in ax.get_lines() if line.get_label() == "cgan").get_ydata()
+            for ax in (replace, add)}
+    assert list(gain[add]) != list(gain[replace])  # the add row draws cgan@add's gains
+    plt.close(fig)
+
+
 def test_a_single_budget_is_one_named_point_per_method_not_a_log_budget_axis():
     """One budget on a log budget axis read as four budgets (issue 28): with one x, each series
     is its own named position on a linear axis that says which budget it is."""
