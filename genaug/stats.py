@@ -11,7 +11,7 @@ leaves the metric's range (an accuracy stays in [0, 1], a gain in accuracy in [-
 
 A paired gain also gets the p-value of the paired t-test on the same per-seed differences (below
 0.05 exactly where its 95% interval excludes 0), and :func:`holm` adjusts a family of them, so
-that reading many comparisons at once keeps the chance of any false "it helps" at 5%.
+that reading many comparisons at once keeps the chance of any false "it helps" at or below 5%.
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
     The k-th smallest p-value (k = 0, 1, ...) is multiplied by m - k, an adjusted value never
     falls below the one before it in that order, and none exceeds 1: a comparison whose adjusted
-    value is below 0.05 keeps the chance of any false discovery in the family at 5%. NaN
-    p-values (too few seeds) stay NaN and do not count in m.
+    value is below 0.05 keeps the chance of any false discovery in the family at or below 5%.
+    NaN p-values (too few seeds) stay NaN and do not count in m.
     """
     places = [i for i, p in enumerate(p_values) if not math.isnan(p)]
     order = sorted(places, key=lambda i: p_values[i])  # smallest first

@@ -2,11 +2,11 @@
 judged by its paired t-test after Holm's adjustment over the whole family.
 
 Reading twenty 95% intervals at once, about one excludes 0 by chance alone; Holm's procedure
-keeps the chance of any false verdict in the family at 5%. The family is fixed by the run's
-methods, never by their results: each fair arm against no augmentation at each budget, and each
-arm that reads unlabelled images against pseudo-labelling (in its own mixing mode). Oracle arms
-saw every label: they are a reference line, reported in a block of their own and never in a
-verdict. Gains over classical augmentation stay in the tables, as description.
+keeps the chance of any false verdict in the family at or below 5%. The family is fixed by
+the run's methods, never by their results: each fair arm against no augmentation at each
+budget, and each arm that reads unlabelled images against pseudo-labelling (in its own mixing
+mode). Oracle arms saw every label: they are a reference line, reported in a block of their own
+and never in a verdict. Gains over classical augmentation stay in the tables, as description.
 """
 
 from __future__ import annotations
