@@ -37,18 +37,23 @@ def test_one_budget_gets_error_bars_side_by_side_instead_of_an_invisible_band():
     plt.close("all")
 
 
-def test_oracle_lines_differ_from_each_other_and_carry_their_intervals():
+def _gains_figure(methods: tuple[str, ...]):
+    """Notebook 09's gains figure for planted runs of ``methods``: 3 seeds, budgets 10 and 50."""
     from genaug import report
     from genaug.experiment import preset, runner
     from genaug.stats import summarise
 
-    methods = ("none", "cgan", "latent-vae", "oracle-cvae", "oracle-cgan", "oracle-cdiff")
     runs = [{"budget": b, "seed": s, "method": m,
              "test_accuracy": 0.6 + 0.01 * i + 0.003 * s * (i % 3)}
             for b in (10, 50) for s in range(3) for i, m in enumerate(methods)]
     summary = summarise(runs, "test_accuracy", baselines=("none",))
-    results = runner.Results(preset("digits"), None, {}, runs, [], [], summary, [])
-    fig = report.plot_gains_by_setting(results)
+    return report.plot_gains_by_setting(runner.Results(preset("digits"), None, {}, runs, [], [],
+                                                       summary, []))
+
+
+def test_oracle_lines_differ_from_each_other_and_carry_their_intervals():
+    fig = _gains_figure(("none", "cgan", "latent-vae", "oracle-cvae", "oracle-cgan",
+                         "oracle-cdiff"))
     assert len(fig.axes) == 2  # labelled, and labelled + unlabelled
     for ax in fig.axes:
         oracle = [c for c in ax.containers if c.get_label().startswith("oracle-")]
@@ -64,18 +69,8 @@ def test_oracle_lines_differ_from_each_other_and_carry_their_intervals():
 
 
 def test_both_mixing_modes_get_a_row_each_with_their_own_arms_and_oracles():
-    from genaug import report
-    from genaug.experiment import preset, runner
-    from genaug.stats import summarise
-
-    methods = ("none", "classical", "cgan", "cgan@add", "pseudo-label", "pseudo-label@add",
-               "oracle-cgan", "oracle-cgan@add")
-    runs = [{"budget": b, "seed": s, "method": m,
-             "test_accuracy": 0.6 + 0.01 * i + 0.003 * s * (i % 3)}
-            for b in (10, 50) for s in range(3) for i, m in enumerate(methods)]
-    summary = summarise(runs, "test_accuracy", baselines=("none",))
-    results = runner.Results(preset("digits"), None, {}, runs, [], [], summary, [])
-    fig = report.plot_gains_by_setting(results)
+    fig = _gains_figure(("none", "classical", "cgan", "cgan@add", "pseudo-label",
+                         "pseudo-label@add", "oracle-cgan", "oracle-cgan@add"))
     assert len(fig.axes) == 4  # (replace, add) x (labelled, labelled + unlabelled)
     replace, add = fig.axes[0], fig.axes[2]
     assert "replace" in replace.get_title() and "added" in add.get_title()
