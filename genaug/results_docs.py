@@ -104,8 +104,9 @@ def _sweep(results: Results, meta: dict, rows: list[dict]) -> str:
 
 
 def _pools(results: Results, meta: dict, rows: list[dict]) -> str:
+    """One row per pool and budget: an arm's '@add' twin draws from the same pool."""
     keys = ("pool_class_accuracy", "pool_frechet", "pool_precision", "pool_recall")
-    wanted = {(r["budget"], r["method"]) for r in rows}
+    wanted = {(r["budget"], r["method"]) for r in rows if "@" not in r["method"]}
     found = [r for r in _means(results.runs, keys) if (r["budget"], r["method"]) in wanted]
     return _table([{"budget": r["budget"], "arm": r["method"],
                     "class accuracy %": f"{100 * r['pool_class_accuracy']:.1f}",

@@ -247,3 +247,17 @@ def test_prose_agrees_with_the_results_folder_it_cites():
 ])
 def test_the_prose_check_catches_planted_disagreements(prose, found):
     assert len(prose_problems(prose, ROOT)) == found, prose_problems(prose, ROOT)
+
+
+def test_the_pools_block_lists_a_pool_once_though_both_modes_draw_from_it():
+    from genaug.experiment import preset, runner
+    from genaug.results_docs import BLOCKS
+
+    pool = {"pool_class_accuracy": 0.5, "pool_frechet": 6.0, "pool_precision": 0.7,
+            "pool_recall": 0.1}
+    runs = [{"budget": 10, "seed": s, "method": m, **pool}
+            for s in range(3) for m in ("cgan", "cgan@add")]
+    rows = [{"budget": 10, "method": m} for m in ("none", "cgan", "cgan@add")]
+    results = runner.Results(preset("digits"), None, {}, runs, [], [], rows, [])
+    table = BLOCKS["pools"](results, {}, rows)
+    assert table.count("| 10 | cgan |") == 1 and "cgan@add" not in table
